@@ -1,0 +1,27 @@
+# `make demo` / `make test` work on a fresh machine: they create (or refresh) the virtual
+# environment in $(VENV) with torch pinned by constraints.txt, then run.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.hashaudit-installed
+
+.PHONY: venv test lint unit clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --constraint constraints.txt --editable '.[dev]'
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check auditor hashing cli tests examples
+	$(BIN)/mypy auditor hashing cli
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest
+
+test: lint unit
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,37 @@
+"""Noise injection on a dataset table: the array protocols of :mod:`auditor.noise`, applied to the
+train rows of a data-contract table, keeping every other column as it is."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from auditor.dataset import DEFAULT_COLUMNS, AuditDataset, ColumnNames
+from auditor.io import multi_hot_to_arrow
+from auditor.noise import NoiseResult, inject_noise
+
+
+def inject_into_table(
+    table: pa.Table,
+    dataset: AuditDataset,
+    *,
+    protocol: str,
+    rate: float,
+    seed: int,
+    columns: ColumnNames = DEFAULT_COLUMNS,
+) -> tuple[pa.Table, NoiseResult]:
+    """Corrupt the train rows' labels; the labels before injection go to ``clean_labels``.
+
+    If the table already has a ``clean_labels`` column it stays as it is (it is the truth), and
+    the new noise is added on top of the given labels. Labels keep their Arrow form: class names
+    stay names, class numbers stay numbers.
+    """
+    result = inject_noise(dataset.labels, dataset.train_mask, protocol, rate, seed)
+    labels_type = table.schema.field(columns.labels).type
+    as_indices = pa.types.is_integer(labels_type.value_type)
+    noisy_column = multi_hot_to_arrow(result.noisy_labels, dataset.classes, as_indices=as_indices)
+    index = table.schema.get_field_index(columns.labels)
+    table = table.set_column(index, columns.labels, noisy_column)
+    if columns.clean_labels not in table.column_names:
+        clean_column = multi_hot_to_arrow(dataset.labels, dataset.classes, as_indices=as_indices)
+        table = table.append_column(columns.clean_labels, clean_column)
+    return table, result

@@ -1,0 +1,512 @@
+"""Parquet in, Parquet out: reading and validating the data contract; atomic, provenanced writes.
+
+Everything here is pyarrow-native (no pandas round trips). Validation happens once, at this edge:
+every problem becomes a :class:`~auditor.dataset.DataError` naming the file, the column and the
+first bad row (0-based row number in the file).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from auditor.dataset import DEFAULT_COLUMNS, SPLITS, AuditDataset, ColumnNames, DataError
+
+logger = logging.getLogger(__name__)
+
+PROVENANCE_KEY = b"hashaudit"
+CLASSES_KEY = b"classes"
+TOOL_VERSION = "0.1.0"
+
+
+# ----------------------------------------------------------------------------------------------
+# reading
+
+
+def read_table(path: str | Path, columns: Sequence[str] | None = None) -> pa.Table:
+    """Read a Parquet file (optionally only some columns); every failure becomes a DataError."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError("no such file", file=str(path))
+    if path.is_dir():
+        raise DataError("is a folder, not a Parquet file", file=str(path))
+    try:
+        return pq.read_table(path, columns=list(columns) if columns is not None else None)
+    except (pa.ArrowException, OSError, ValueError) as error:
+        first_line = (
+            str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        )
+        raise DataError(f"not a readable Parquet file ({first_line})", file=str(path)) from error
+
+
+def read_schema(path: str | Path) -> pa.Schema:
+    """The file's Arrow schema (with metadata), or a DataError if it cannot be read."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError("no such file", file=str(path))
+    try:
+        return pq.read_schema(path)
+    except (pa.ArrowException, OSError, ValueError) as error:
+        first_line = (
+            str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        )
+        raise DataError(f"not a readable Parquet file ({first_line})", file=str(path)) from error
+
+
+def read_dataset(
+    path: str | Path,
+    columns: ColumnNames = DEFAULT_COLUMNS,
+    classes: Sequence[str] | None = None,
+    *,
+    require_embeddings: bool = True,
+    min_train_rows: int = 1,
+) -> AuditDataset:
+    """Read and validate a dataset Parquet file (DESIGN.md, "Data contract").
+
+    Parameters
+    ----------
+    path : the Parquet file.
+    columns : the column names to use.
+    classes : class names in order; required when labels are class numbers and the file's
+        schema metadata has no ``classes`` entry.
+    require_embeddings : when False, the embedding columns may be absent (raw data for ``embed``).
+    min_train_rows : fewer rows in the audit scope is an error ("too few rows for the settings").
+    """
+    table = read_table(path)
+    return dataset_from_table(
+        table,
+        source=str(path),
+        columns=columns,
+        classes=classes,
+        require_embeddings=require_embeddings,
+        min_train_rows=min_train_rows,
+    )
+
+
+def dataset_from_table(
+    table: pa.Table,
+    *,
+    source: str | None = None,
+    columns: ColumnNames = DEFAULT_COLUMNS,
+    classes: Sequence[str] | None = None,
+    require_embeddings: bool = True,
+    min_train_rows: int = 1,
+) -> AuditDataset:
+    """Validate an Arrow table against the data contract and convert it to an AuditDataset."""
+    file = source
+    present = set(table.column_names)
+    available = ", ".join(table.column_names) or "none"
+
+    def require(name: str) -> pa.ChunkedArray:
+        if name not in present:
+            raise DataError(f"no such column (the file has: {available})", file=file, column=name)
+        return table.column(name)
+
+    if table.num_rows == 0:
+        raise DataError("the file has no rows", file=file)
+    labels_column = require(columns.labels)
+    notes: list[str] = []
+
+    class_names = _resolve_classes(table, labels_column, columns, classes, file)
+    labels = labels_to_multi_hot(labels_column, class_names, file=file, column=columns.labels)
+    clean_labels = None
+    if columns.clean_labels in present:
+        clean_labels = labels_to_multi_hot(
+            table.column(columns.clean_labels), class_names, file=file, column=columns.clean_labels
+        )
+
+    if columns.id in present:
+        ids = _validated_ids(table.column(columns.id), file=file, column=columns.id)
+    else:
+        ids = np.arange(table.num_rows, dtype=np.int64)
+        notes.append(f"no '{columns.id}' column: row numbers are used as ids")
+
+    if columns.split in present:
+        split = _validated_split(table.column(columns.split), file=file, column=columns.split)
+    else:
+        split = np.full(table.num_rows, "train", dtype=object)
+        notes.append(f"no '{columns.split}' column: every row is audited, no retrieval queries")
+
+    image = text = None
+    if require_embeddings or columns.image_embedding in present:
+        image = embedding_matrix(
+            require(columns.image_embedding), file=file, column=columns.image_embedding
+        )
+    if require_embeddings or columns.text_embedding in present:
+        text = embedding_matrix(
+            require(columns.text_embedding), file=file, column=columns.text_embedding
+        )
+
+    n_train = int(np.count_nonzero(split == "train"))
+    if n_train < min_train_rows:
+        raise DataError(
+            f"too few rows: {n_train} train rows, the settings need at least {min_train_rows}",
+            file=file,
+        )
+    for note in notes:
+        logger.info("%s: %s", file, note)
+    return AuditDataset(
+        ids=ids,
+        labels=labels,
+        classes=tuple(class_names),
+        image=image,
+        text=text,
+        split=split,
+        clean_labels=clean_labels,
+        source=source,
+        notes=tuple(notes),
+    )
+
+
+def schema_classes(schema: pa.Schema) -> list[str] | None:
+    """Class names stored in the schema metadata (key ``classes``, or the provenance's), if any."""
+    metadata = schema.metadata or {}
+    if CLASSES_KEY in metadata:
+        return [str(name) for name in json.loads(metadata[CLASSES_KEY])]
+    if PROVENANCE_KEY in metadata:
+        stored = json.loads(metadata[PROVENANCE_KEY]).get("classes")
+        if stored:
+            return [str(name) for name in stored]
+    return None
+
+
+def _resolve_classes(
+    table: pa.Table,
+    labels_column: pa.ChunkedArray,
+    columns: ColumnNames,
+    classes: Sequence[str] | None,
+    file: str | None,
+) -> list[str]:
+    if classes is not None:
+        names = [str(name) for name in classes]
+    else:
+        names = schema_classes(table.schema) or []
+    if len(set(names)) != len(names):
+        raise DataError("the class list repeats a name", file=file)
+    if names:
+        return names
+    value_type = _list_value_type(labels_column.type, file, columns.labels)
+    if not pa.types.is_string(value_type) and not pa.types.is_large_string(value_type):
+        raise DataError(
+            "labels are class numbers but no class names are known: pass --classes or store them "
+            "in the schema metadata key 'classes'",
+            file=file,
+            column=columns.labels,
+        )
+    found: set[str] = set()
+    for name in (columns.labels, columns.clean_labels):
+        if name in table.column_names:
+            values = pc.list_flatten(table.column(name))
+            found.update(str(v) for v in pc.unique(values).to_pylist() if v is not None)
+    return sorted(found)
+
+
+def _list_value_type(data_type: pa.DataType, file: str | None, column: str) -> pa.DataType:
+    if not (pa.types.is_list(data_type) or pa.types.is_large_list(data_type)):
+        raise DataError(
+            f"wrong type {data_type}: expected a list of class names or class numbers",
+            file=file,
+            column=column,
+        )
+    return data_type.value_type
+
+
+def labels_to_multi_hot(
+    values: pa.ChunkedArray | pa.Array,
+    classes: Sequence[str],
+    *,
+    file: str | None = None,
+    column: str | None = None,
+) -> np.ndarray:
+    """Convert a list<string> or list<int> label column to a (N, C) uint8 multi-hot matrix.
+
+    Null lists, empty lists, null entries, unknown class names and out-of-range class numbers
+    are errors naming the first bad row. A class repeated within one row counts once.
+    """
+    array = _combined(values)
+    value_type = _list_value_type(array.type, file, column or "labels")
+    n_rows = len(array)
+    if array.null_count:
+        row = int(np.flatnonzero(array.is_null().to_numpy(zero_copy_only=False))[0])
+        raise DataError("null label list", file=file, column=column, row=row)
+    lengths = pc.list_value_length(array).to_numpy(zero_copy_only=False)
+    if (lengths == 0).any():
+        row = int(np.flatnonzero(lengths == 0)[0])
+        raise DataError(
+            "empty label list: every row needs at least one label",
+            file=file,
+            column=column,
+            row=row,
+        )
+    flat = pc.list_flatten(array)
+    row_of_value = np.repeat(np.arange(n_rows), lengths)
+    if flat.null_count:
+        position = int(np.flatnonzero(flat.is_null().to_numpy(zero_copy_only=False))[0])
+        raise DataError(
+            "null entry in the label list",
+            file=file,
+            column=column,
+            row=int(row_of_value[position]),
+        )
+    if pa.types.is_string(value_type) or pa.types.is_large_string(value_type):
+        class_index = {name: index for index, name in enumerate(classes)}
+        encoded = pc.dictionary_encode(flat)
+        names = encoded.dictionary.to_pylist()
+        lookup = np.array([class_index.get(name, -1) for name in names], dtype=np.int64)
+        indices = lookup[encoded.indices.to_numpy(zero_copy_only=False)]
+        bad = np.flatnonzero(indices < 0)
+        if bad.size:
+            name = names[int(encoded.indices[int(bad[0])].as_py())]
+            raise DataError(
+                f"unknown class name {name!r} (known: {len(classes)} classes)",
+                file=file,
+                column=column,
+                row=int(row_of_value[bad[0]]),
+            )
+    elif pa.types.is_integer(value_type):
+        indices = flat.to_numpy(zero_copy_only=False).astype(np.int64)
+        bad = np.flatnonzero((indices < 0) | (indices >= len(classes)))
+        if bad.size:
+            raise DataError(
+                f"class number {int(indices[bad[0]])} is outside 0..{len(classes) - 1}",
+                file=file,
+                column=column,
+                row=int(row_of_value[bad[0]]),
+            )
+    else:
+        raise DataError(
+            f"wrong type {array.type}: expected list<string> or list<int>", file=file, column=column
+        )
+    multi_hot = np.zeros((n_rows, len(classes)), dtype=np.uint8)
+    multi_hot[row_of_value, indices] = 1
+    return multi_hot
+
+
+def embedding_matrix(
+    values: pa.ChunkedArray | pa.Array, *, file: str | None = None, column: str | None = None
+) -> np.ndarray:
+    """Convert a fixed_size_list<float> or list<float> column to a (N, D) float32 matrix.
+
+    Null rows or entries, ragged lists (lengths differing from row 0's) and NaN/inf values are
+    errors naming the first bad row.
+    """
+    array = _combined(values)
+    data_type = array.type
+    is_list = pa.types.is_list(data_type) or pa.types.is_large_list(data_type)
+    if not (pa.types.is_fixed_size_list(data_type) or is_list) or not pa.types.is_floating(
+        data_type.value_type
+    ):
+        raise DataError(
+            f"wrong type {data_type}: expected fixed_size_list<float32> or list<float>",
+            file=file,
+            column=column,
+        )
+    n_rows = len(array)
+    if array.null_count:
+        row = int(np.flatnonzero(array.is_null().to_numpy(zero_copy_only=False))[0])
+        raise DataError("null embedding", file=file, column=column, row=row)
+    lengths = pc.list_value_length(array).to_numpy(zero_copy_only=False)
+    dim = int(lengths[0])
+    if (lengths != dim).any():
+        row = int(np.flatnonzero(lengths != dim)[0])
+        raise DataError(
+            f"ragged embedding: {int(lengths[row])} values, row 0 has {dim}",
+            file=file,
+            column=column,
+            row=row,
+        )
+    if dim == 0:
+        raise DataError("empty embedding vectors", file=file, column=column, row=0)
+    flat = pc.list_flatten(array)
+    if flat.null_count:
+        position = int(np.flatnonzero(flat.is_null().to_numpy(zero_copy_only=False))[0])
+        raise DataError(
+            "null value in the embedding", file=file, column=column, row=position // dim
+        )
+    matrix = flat.to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(n_rows, dim)
+    finite_rows = np.isfinite(matrix).all(axis=1)
+    if not finite_rows.all():
+        row = int(np.flatnonzero(~finite_rows)[0])
+        raise DataError("NaN or infinite value in the embedding", file=file, column=column, row=row)
+    return matrix
+
+
+def _validated_ids(values: pa.ChunkedArray, *, file: str | None, column: str) -> np.ndarray:
+    array = _combined(values)
+    if not (
+        pa.types.is_integer(array.type)
+        or pa.types.is_string(array.type)
+        or pa.types.is_large_string(array.type)
+    ):
+        raise DataError(
+            f"wrong type {array.type}: expected string or integer ids", file=file, column=column
+        )
+    if array.null_count:
+        row = int(np.flatnonzero(array.is_null().to_numpy(zero_copy_only=False))[0])
+        raise DataError("null id", file=file, column=column, row=row)
+    if pa.types.is_integer(array.type):
+        ids = array.to_numpy(zero_copy_only=False).astype(np.int64)
+    else:
+        ids = np.array(array.to_pylist(), dtype=object)
+    _, first_index, counts = np.unique(ids, return_index=True, return_counts=True)
+    if (counts > 1).any():
+        seen_first = set(first_index.tolist())
+        row = next(i for i in range(len(ids)) if i not in seen_first)
+        raise DataError(f"duplicate id {ids[row]!r}", file=file, column=column, row=row)
+    return ids
+
+
+def _validated_split(values: pa.ChunkedArray, *, file: str | None, column: str) -> np.ndarray:
+    array = _combined(values)
+    if pa.types.is_dictionary(array.type):
+        array = array.cast(array.type.value_type)
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        raise DataError(
+            f"wrong type {array.type}: expected strings {'/'.join(SPLITS)}",
+            file=file,
+            column=column,
+        )
+    split = np.array(array.to_pylist(), dtype=object)
+    bad = np.flatnonzero(~np.isin(split, np.array(SPLITS, dtype=object)))
+    if bad.size:
+        raise DataError(
+            f"unknown split {split[bad[0]]!r}: expected one of {', '.join(SPLITS)}",
+            file=file,
+            column=column,
+            row=int(bad[0]),
+        )
+    return split
+
+
+def _combined(values: pa.ChunkedArray | pa.Array) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        return values.combine_chunks()
+    return values
+
+
+# ----------------------------------------------------------------------------------------------
+# writing
+
+
+def multi_hot_to_arrow(
+    multi_hot: np.ndarray, classes: Sequence[str], *, as_indices: bool = False
+) -> pa.Array:
+    """(N, C) multi-hot matrix -> list<string> class names (or list<int32> class numbers).
+
+    Within a row the classes appear in class-list order.
+    """
+    rows, class_indices = np.nonzero(multi_hot)
+    counts = np.bincount(rows, minlength=multi_hot.shape[0])
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    if as_indices:
+        values: pa.Array = pa.array(class_indices.astype(np.int32))
+    else:
+        values = pa.array(list(classes), type=pa.string()).take(pa.array(class_indices))
+    return pa.ListArray.from_arrays(pa.array(offsets), values)
+
+
+def matrix_to_arrow(matrix: np.ndarray) -> pa.Array:
+    """(N, D) float matrix -> fixed_size_list<float32>[D]."""
+    matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+    return pa.FixedSizeListArray.from_arrays(pa.array(matrix.reshape(-1)), matrix.shape[1])
+
+
+def dataset_to_table(dataset: AuditDataset, columns: ColumnNames = DEFAULT_COLUMNS) -> pa.Table:
+    """The data-contract table of a dataset (labels as class names)."""
+    ids = dataset.ids
+    arrays: dict[str, pa.Array] = {
+        columns.id: pa.array(ids.tolist() if ids.dtype == object else ids),
+        columns.labels: multi_hot_to_arrow(dataset.labels, dataset.classes),
+    }
+    if dataset.image is not None:
+        arrays[columns.image_embedding] = matrix_to_arrow(dataset.image)
+    if dataset.text is not None:
+        arrays[columns.text_embedding] = matrix_to_arrow(dataset.text)
+    arrays[columns.split] = pa.array(dataset.split.tolist(), type=pa.string())
+    if dataset.clean_labels is not None:
+        arrays[columns.clean_labels] = multi_hot_to_arrow(dataset.clean_labels, dataset.classes)
+    return pa.table(arrays)
+
+
+def file_fingerprint(path: str | Path) -> str:
+    """``sha256:<hex>`` of the file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return f"sha256:{digest.hexdigest()}"
+
+
+def make_provenance(
+    command: str,
+    *,
+    settings: Mapping[str, Any],
+    classes: Sequence[str],
+    seed: int | None = None,
+    input_path: str | Path | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The provenance record stored under the schema metadata key ``hashaudit``."""
+    record: dict[str, Any] = {
+        "tool": "hashaudit",
+        "version": TOOL_VERSION,
+        "command": command,
+        "settings": dict(settings),
+        "seed": seed,
+        "classes": list(classes),
+    }
+    if input_path is not None:
+        record["input"] = {"path": str(input_path), "fingerprint": file_fingerprint(input_path)}
+    record.update(extra)
+    return record
+
+
+def read_provenance(path: str | Path) -> dict[str, Any] | None:
+    """The ``hashaudit`` provenance record of a Parquet file, or None if it has none."""
+    metadata = read_schema(path).metadata or {}
+    if PROVENANCE_KEY not in metadata:
+        return None
+    record: dict[str, Any] = json.loads(metadata[PROVENANCE_KEY])
+    return record
+
+
+def write_table_atomic(table: pa.Table, path: str | Path, provenance: Mapping[str, Any]) -> None:
+    """Write a table to ``path`` with provenance, via a temporary name renamed into place.
+
+    A failure leaves no file (and never a half-written one) at ``path``. The class list is also
+    stored under the metadata key ``classes`` so list<int> labels stay interpretable.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    metadata = dict(table.schema.metadata or {})
+    metadata[PROVENANCE_KEY] = json.dumps(provenance, sort_keys=True, default=str).encode()
+    if "classes" in provenance:
+        metadata[CLASSES_KEY] = json.dumps(list(provenance["classes"])).encode()
+    table = table.replace_schema_metadata(metadata)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        pq.write_table(table, temporary)
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+
+
+def refuse_overwriting_input(output: str | Path, *inputs: str | Path | None) -> None:
+    """Raise a DataError if ``output`` would replace one of the input files."""
+    out = Path(output).resolve()
+    for candidate in inputs:
+        if candidate is not None and Path(candidate).resolve() == out:
+            raise DataError(
+                "the output would overwrite the input file; choose another -o", file=str(candidate)
+            )

@@ -1,0 +1,315 @@
+"""The `audit` command line: parses options, calls `auditor`, renders results. No algorithms."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+from auditor.dataset import AuditDataset, ColumnNames
+from auditor.importers import describe_splits, import_mirflickr25k, import_wikipedia
+from auditor.inject import inject_into_table
+from auditor.io import (
+    dataset_from_table,
+    dataset_to_table,
+    make_provenance,
+    read_table,
+    refuse_overwriting_input,
+    write_table_atomic,
+)
+from auditor.noise import PROTOCOLS
+from auditor.synth import SynthSettings, make_synthetic
+from cli.common import (
+    ClassesOption,
+    CleanColumn,
+    IdColumn,
+    ImageColumn,
+    JsonOption,
+    LabelsColumn,
+    QuietOption,
+    SeedOption,
+    SplitColumn,
+    TextColumn,
+    column_names,
+    configure_logging,
+    emit_json,
+    handle_errors,
+    parse_classes,
+    read_toml_settings,
+    status,
+)
+
+app = typer.Typer(
+    name="audit",
+    help="hashaudit: find wrong labels in multi-label image-text datasets.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+import_app = typer.Typer(
+    help="Convert standard released benchmark files to the hashaudit data contract.",
+    no_args_is_help=True,
+)
+app.add_typer(import_app, name="import")
+
+
+def _dataset_summary(
+    path: Path, labels: np.ndarray, classes: tuple[str, ...], split: np.ndarray
+) -> dict:
+    per_row = labels.sum(axis=1)
+    return {
+        "output": str(path),
+        "rows": int(labels.shape[0]),
+        "classes": len(classes),
+        "splits": {name: int(np.count_nonzero(split == name)) for name in np.unique(split)},
+        "labels_per_row": {
+            "min": int(per_row.min()),
+            "mean": round(float(per_row.mean()), 3),
+            "max": int(per_row.max()),
+        },
+    }
+
+
+@app.command()
+@handle_errors
+def synth(
+    out: Annotated[Path, typer.Option("-o", "--out", help="Parquet file to write.")] = Path(
+        "synthetic.parquet"
+    ),
+    n: Annotated[int | None, typer.Option("--n", help="Number of rows [default: 10000].")] = None,
+    classes: Annotated[
+        int | None, typer.Option("--classes", help="Number of classes [default: 24].")
+    ] = None,
+    image_dim: Annotated[
+        int | None, typer.Option("--image-dim", help="Image embedding dimension [default: 256].")
+    ] = None,
+    text_dim: Annotated[
+        int | None, typer.Option("--text-dim", help="Text embedding dimension [default: 128].")
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="TOML file of SynthSettings fields (any knob in the README); options override it.",
+        ),
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed [default: 0].")] = None,
+    json_output: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Write a deterministic synthetic multi-label image-text dataset (the demo's data)."""
+    configure_logging(quiet)
+    given = {"n_rows": n, "n_classes": classes, "image_dim": image_dim, "text_dim": text_dim,
+             "seed": seed}  # fmt: skip
+    try:
+        settings = SynthSettings(
+            **{
+                **read_toml_settings(config, SynthSettings),
+                **{k: v for k, v in given.items() if v is not None},
+            }
+        )
+    except (ValueError, TypeError) as error:
+        raise typer.BadParameter(str(error)) from None
+    data = make_synthetic(settings)
+    dataset = AuditDataset(
+        ids=data.ids,
+        labels=data.labels,
+        classes=data.classes,
+        image=data.image,
+        text=data.text,
+        split=data.split,
+    )
+    provenance = make_provenance(
+        "synth", settings=asdict(settings), classes=data.classes, seed=settings.seed
+    )
+    write_table_atomic(dataset_to_table(dataset), out, provenance)
+    summary = _dataset_summary(out, data.labels, data.classes, data.split)
+    if json_output:
+        emit_json(summary)
+    else:
+        status(
+            f"wrote {out}: {summary['rows']} rows, {summary['classes']} classes "
+            f"({describe_splits(data.split)}), {summary['labels_per_row']['mean']} labels per row",
+            quiet,
+        )
+
+
+@app.command()
+@handle_errors
+def inject(
+    data: Annotated[Path, typer.Argument(help="Dataset Parquet file (never modified).")],
+    protocol: Annotated[
+        str,
+        typer.Option(
+            "--protocol", help=f"Noise protocol: {' | '.join(PROTOCOLS)} (see METHODS.md)."
+        ),
+    ] = "pairflip",
+    rate: Annotated[
+        float,
+        typer.Option(
+            "--rate", help="Share of train rows to corrupt (classflip: per-class flip rate)."
+        ),
+    ] = 0.5,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "-o", "--out", help="Output Parquet file [default: DATA-stem.PROTOCOL-RATE.parquet]."
+        ),
+    ] = None,
+    seed: SeedOption = 0,
+    classes: ClassesOption = None,
+    id_column: IdColumn = "id",
+    labels_column: LabelsColumn = "labels",
+    image_column: ImageColumn = "image_embedding",
+    text_column: TextColumn = "text_embedding",
+    split_column: SplitColumn = "split",
+    clean_column: CleanColumn = "clean_labels",
+    json_output: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Write a noisy copy of DATA: train labels corrupted, the originals kept in clean_labels."""
+    configure_logging(quiet)
+    if protocol not in PROTOCOLS:
+        raise typer.BadParameter(
+            f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}",
+            param_hint="--protocol",
+        )
+    if out is None:
+        out = data.with_name(f"{data.stem}.{protocol}-{rate:g}.parquet")
+    refuse_overwriting_input(out, data)
+    columns: ColumnNames = column_names(
+        id_column, labels_column, image_column, text_column, split_column, clean_column
+    )
+    table = read_table(data)
+    dataset = dataset_from_table(
+        table,
+        source=str(data),
+        columns=columns,
+        classes=parse_classes(classes),
+        require_embeddings=False,
+    )
+    try:
+        noisy_table, result = inject_into_table(
+            table, dataset, protocol=protocol, rate=rate, seed=seed, columns=columns
+        )
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    settings = {"protocol": protocol, "rate": rate}
+    provenance = make_provenance(
+        "inject",
+        settings=settings,
+        classes=dataset.classes,
+        seed=seed,
+        input_path=data,
+        noise={
+            "noisy_rows": int(result.noisy_rows.sum()),
+            "noisy_cells": int(result.noisy_cells.sum()),
+            "realised_row_rate": result.realised_row_rate,
+            "realised_cell_rate": result.realised_cell_rate,
+        },
+    )
+    write_table_atomic(noisy_table, out, provenance)
+    summary = {
+        "output": str(out),
+        "protocol": protocol,
+        "rate": rate,
+        "seed": seed,
+        "train_rows": int(dataset.train_mask.sum()),
+        "noisy_rows": int(result.noisy_rows.sum()),
+        "noisy_cells": int(result.noisy_cells.sum()),
+        "realised_row_rate": result.realised_row_rate,
+        "realised_cell_rate": result.realised_cell_rate,
+    }
+    if json_output:
+        emit_json(summary)
+    else:
+        status(
+            f"wrote {out}: {protocol} at rate {rate:g} (seed {seed}) changed "
+            f"{summary['noisy_rows']} of {summary['train_rows']} train rows "
+            f"(realised row rate {result.realised_row_rate:.4f}) and {summary['noisy_cells']} "
+            f"label cells (realised cell rate {result.realised_cell_rate:.4f})",
+            quiet,
+        )
+
+
+def _write_imported(
+    dataset: AuditDataset, out: Path, command: str, settings: dict, json_output: bool, quiet: bool
+) -> None:
+    provenance = make_provenance(command, settings=settings, classes=dataset.classes)
+    write_table_atomic(dataset_to_table(dataset), out, provenance)
+    summary = _dataset_summary(out, dataset.labels, dataset.classes, dataset.split)
+    noisy_rows = dataset.noisy_rows
+    if noisy_rows is not None:
+        summary["noisy_rows"] = int(noisy_rows.sum())
+    if json_output:
+        emit_json(summary)
+    else:
+        noisy = f", {summary['noisy_rows']} noisy train rows" if "noisy_rows" in summary else ""
+        status(
+            f"wrote {out}: {summary['rows']} rows, {summary['classes']} classes "
+            f"({describe_splits(dataset.split)}){noisy}",
+            quiet,
+        )
+
+
+@import_app.command("mirflickr25k")
+@handle_errors
+def import_mirflickr(
+    lall: Annotated[Path, typer.Option("--lall", help="mirflickr25k-lall.mat (key LAll).")],
+    yall: Annotated[Path, typer.Option("--yall", help="mirflickr25k-yall.mat (key YAll: tags).")],
+    xall: Annotated[
+        Path, typer.Option("--xall", help="Image features .mat (key XAll, e.g. the VGG features).")
+    ],
+    noise: Annotated[
+        Path | None,
+        typer.Option(
+            "--noise",
+            help="The papers' noise file (.h5, keys result/True): train rows get its noisy labels.",
+        ),
+    ] = None,
+    xall_key: Annotated[str, typer.Option("--xall-key", help="Key of the image matrix.")] = "XAll",
+    out: Annotated[Path, typer.Option("-o", "--out", help="Parquet file to write.")] = Path(
+        "mirflickr25k.parquet"
+    ),
+    json_output: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """MIRFlickr-25K, papers' protocol: query rows 0..1999, train 2000..11999, database the rest."""
+    configure_logging(quiet)
+    refuse_overwriting_input(out, lall, yall, xall, noise)
+    dataset = import_mirflickr25k(lall, yall, xall, noise, xall_key=xall_key)
+    settings = {
+        "lall": str(lall),
+        "yall": str(yall),
+        "xall": str(xall),
+        "noise": str(noise) if noise else None,
+    }
+    _write_imported(dataset, out, "import mirflickr25k", settings, json_output, quiet)
+
+
+@import_app.command("wikipedia")
+@handle_errors
+def import_wiki(
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder with raw_features.mat, the two .list files and categories.list."
+        ),
+    ],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Parquet file to write.")] = Path(
+        "wikipedia.parquet"
+    ),
+    json_output: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """The Wikipedia dataset: train pairs become train rows, test pairs query rows."""
+    configure_logging(quiet)
+    dataset = import_wikipedia(folder)
+    _write_imported(dataset, out, "import wikipedia", {"folder": str(folder)}, json_output, quiet)
+
+
+if __name__ == "__main__":
+    app()
