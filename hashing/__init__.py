@@ -1,0 +1,1 @@
+"""Cross-modal hashing: torch + numpy only. Retrieval metrics live in ``hashing.retrieval``."""
