@@ -7,11 +7,14 @@ first bad row (0-based row number in the file).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
-from collections.abc import Mapping, Sequence
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -510,3 +513,39 @@ def refuse_overwriting_input(output: str | Path, *inputs: str | Path | None) -> 
             raise DataError(
                 "the output would overwrite the input file; choose another -o", file=str(candidate)
             )
+
+
+@contextlib.contextmanager
+def atomic_output_dir(path: str | Path) -> Iterator[Path]:
+    """Build an output folder under a temporary name; rename it into place only on success.
+
+    Yields the temporary folder to write into. On an exception it is removed and ``path`` is
+    left as it was (an existing folder is replaced only once the new one is complete).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        yield temporary
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    previous = None
+    if path.exists():
+        previous = path.with_name(f".{path.name}.old-{os.getpid()}")
+        os.replace(path, previous)
+    os.replace(temporary, path)
+    if previous is not None:
+        shutil.rmtree(previous, ignore_errors=True)
+
+
+def write_json_atomic(payload: Mapping[str, Any], path: str | Path) -> None:
+    """Write JSON (sorted keys, indented) via a temporary name renamed into place."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        temporary.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
 import logging
 import sys
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich import progress as rich_progress
 from rich.console import Console
 from typer.exceptions import TyperException
 
@@ -150,3 +152,29 @@ def read_toml_settings(path: Path | None, settings_class: type) -> dict[str, Any
             file=str(path),
         )
     return values
+
+
+@contextlib.contextmanager
+def epoch_progress(
+    description: str, quiet: bool
+) -> Iterator[Callable[[int, int, dict[str, float]], None]]:
+    """A rich progress bar on stderr, driven by a ``progress(epoch, n_epochs, logs)`` callback."""
+    if quiet:
+        yield lambda epoch, n_epochs, logs: None
+        return
+    columns = (
+        rich_progress.TextColumn("{task.description}"),
+        rich_progress.BarColumn(),
+        rich_progress.MofNCompleteColumn(),
+        rich_progress.TimeElapsedColumn(),
+        rich_progress.TextColumn("{task.fields[loss]}"),
+    )
+    with rich_progress.Progress(*columns, console=status_console, transient=False) as bar:
+        task = bar.add_task(description, total=None, loss="")
+
+        def update(epoch: int, n_epochs: int, logs: dict[str, float]) -> None:
+            loss = logs.get("loss")
+            bar.update(task, completed=epoch, total=n_epochs,
+                       loss=f"loss {loss:.4f}" if loss is not None else "")  # fmt: skip
+
+        yield update
