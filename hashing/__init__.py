@@ -1,1 +1,27 @@
-"""Cross-modal hashing: torch + numpy only. Retrieval metrics live in ``hashing.retrieval``."""
+"""Noisy-label cross-modal hashing (RSHNL, SCBCH, NRCH, a plain baseline) and per-sample signals.
+
+torch + numpy only. The entry point is ``CrossModalHasher``; methods are found by name in
+``METHODS``; retrieval metrics live in ``hashing.retrieval``.
+"""
+
+from hashing.base import HashMethod, HashSettings
+from hashing.hasher import CrossModalHasher, ProgressCallback
+from hashing.methods import METHODS, SIGNAL_DIRECTIONS, default_settings
+from hashing.nrch import NRCHSettings
+from hashing.plain import PlainSettings
+from hashing.rshnl import RSHNLSettings
+from hashing.scbch import SCBCHSettings
+
+__all__ = [
+    "METHODS",
+    "SIGNAL_DIRECTIONS",
+    "CrossModalHasher",
+    "HashMethod",
+    "HashSettings",
+    "NRCHSettings",
+    "PlainSettings",
+    "ProgressCallback",
+    "RSHNLSettings",
+    "SCBCHSettings",
+    "default_settings",
+]

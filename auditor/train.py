@@ -1,0 +1,116 @@
+"""Train one hasher on a dataset's train rows and evaluate retrieval in the papers' protocol.
+
+Queries are the ``query`` rows; the retrieval database is ``train`` ∪ ``database``. Relevance
+(two items share a label) uses ``clean_labels`` when the dataset has them, else ``labels``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from auditor.dataset import AuditDataset, DataError
+from hashing.hasher import CrossModalHasher, ProgressCallback
+from hashing.methods import default_settings
+from hashing.retrieval import label_relevance, mean_average_precision
+
+
+@dataclass(frozen=True)
+class RetrievalScores:
+    """mAP@all in both directions, and what it was measured on."""
+
+    map_i2t: float
+    map_t2i: float
+    n_queries: int
+    n_database: int
+    relevance_from: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "map_i2t": self.map_i2t,
+            "map_t2i": self.map_t2i,
+            "n_queries": self.n_queries,
+            "n_database": self.n_database,
+            "relevance_from": self.relevance_from,
+        }
+
+
+def check_trainable(dataset: AuditDataset) -> None:
+    """DataError unless the dataset can be trained on and evaluated (query rows, 2+ classes)."""
+    if dataset.image is None or dataset.text is None:
+        raise DataError("no embeddings: run `audit embed` first", file=dataset.source)
+    if dataset.n_classes < 2:
+        raise DataError(
+            f"only {dataset.n_classes} class: hashing by label similarity needs at least 2",
+            file=dataset.source,
+        )
+    if int(dataset.train_mask.sum()) < 2:
+        raise DataError("fewer than 2 train rows", file=dataset.source)
+    if not dataset.query_mask.any():
+        raise DataError(
+            "no query rows: retrieval evaluation needs rows with split 'query'",
+            file=dataset.source,
+        )
+
+
+def evaluate_retrieval(hasher: CrossModalHasher, dataset: AuditDataset) -> RetrievalScores:
+    """mAP@all image→text and text→image: query rows against train ∪ database rows."""
+    assert dataset.image is not None and dataset.text is not None
+    truth = dataset.clean_labels if dataset.clean_labels is not None else dataset.labels
+    query, database = dataset.query_mask, dataset.retrieval_database_mask
+    query_image = hasher.encode_image(dataset.image[query])
+    query_text = hasher.encode_text(dataset.text[query])
+    database_image = hasher.encode_image(dataset.image[database])
+    database_text = hasher.encode_text(dataset.text[database])
+    return RetrievalScores(
+        map_i2t=float(
+            mean_average_precision(query_image, database_text, truth[query], truth[database])
+        ),
+        map_t2i=float(
+            mean_average_precision(query_text, database_image, truth[query], truth[database])
+        ),
+        n_queries=int(query.sum()),
+        n_database=int(database.sum()),
+        relevance_from="clean_labels" if dataset.clean_labels is not None else "labels",
+    )
+
+
+def train_hasher(
+    dataset: AuditDataset,
+    method: str,
+    *,
+    bits: int = 64,
+    seed: int = 0,
+    epochs: int | None = None,
+    device: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> tuple[CrossModalHasher, RetrievalScores, float]:
+    """Train ``method`` on the train rows' given labels; return it, its retrieval scores and
+    the training wall time in seconds."""
+    check_trainable(dataset)
+    assert dataset.image is not None and dataset.text is not None
+    overrides = {} if epochs is None else {"epochs": epochs}
+    settings = default_settings(method, **overrides)
+    hasher = CrossModalHasher(settings, bits=bits, seed=seed, device=device)
+    train = dataset.train_mask
+    started = time.perf_counter()
+    hasher.fit(dataset.image[train], dataset.text[train], dataset.labels[train], progress=progress)
+    seconds = time.perf_counter() - started
+    return hasher, evaluate_retrieval(hasher, dataset), seconds
+
+
+def random_ranking_map(dataset: AuditDataset) -> float:
+    """Expected mAP of a random ranking: the mean share of relevant database items per query
+    (the floor any trained model must clear)."""
+    truth = dataset.clean_labels if dataset.clean_labels is not None else dataset.labels
+    query = truth[dataset.query_mask]
+    database = truth[dataset.retrieval_database_mask]
+    shares = [
+        label_relevance(block, database).mean(axis=1)
+        for block in np.array_split(query, max(1, len(query) // 1024))
+    ]
+    relevant_share = np.concatenate(shares)
+    return float(relevant_share[relevant_share > 0].mean())

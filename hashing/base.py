@@ -1,0 +1,210 @@
+"""What every hashing method shares: its settings base class and the method interface.
+
+A method is an ``nn.Module`` holding the two hash towers plus its own parameters (prototypes,
+classifier heads, centres). The shared training loop (``hashing.hasher.train``) drives it through
+four hooks:
+
+1. ``start_training(labels)`` - once, with all (N, C) training labels, to set per-sample state;
+2. ``batch_loss(rows, h_image, h_text, labels, epoch)`` - the loss on one mini-batch;
+3. ``epoch_signals(epoch, h_image, h_text, labels)`` - after each epoch, on the codes of all
+   training rows (no gradient): the per-sample signals of that epoch, and any state the next
+   epoch needs (NRCH's kept samples, SCBCH's reliabilities);
+4. ``label_evidence(h_image, h_text, labels)`` and ``final_signals(history)`` - at the end.
+
+Adding a method: subclass ``HashMethod`` (and ``HashSettings``) in one module and register it in
+``hashing.methods.METHODS``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from hashing.networks import HashTower, image_tower, text_tower
+
+OptimizerName = Literal["adam", "rmsprop"]
+EpochRecord = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class HashSettings:
+    """Settings every method has. Subclasses override the defaults with their own.
+
+    Attributes
+    ----------
+    epochs : training epochs.
+    batch_size : rows per mini-batch.
+    lr, weight_decay : optimiser step size and L2 penalty.
+    optimizer : ``"adam"`` or ``"rmsprop"``.
+    image_hidden, text_hidden : hidden widths of the towers (papers: 4096-8192; 1024 keeps an
+        epoch of 10k rows near a second on a 2-core CPU).
+    signal_average_epochs : signals documented as averaged (``rshnl_hardness``) are averaged over
+        this many last epochs.
+    eval_batch_size : rows per forward pass when encoding all rows (no gradient).
+    standardize_inputs : z-score every input feature with the training rows' mean and standard
+        deviation (stored with the model and applied when encoding new rows). Features such as
+        normalised histograms (Wikipedia's SIFT words, mean 0.008) otherwise leave the towers
+        nearly constant at initialisation and training stalls.
+    """
+
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 1e-4
+    weight_decay: float = 1e-5
+    optimizer: OptimizerName = "adam"
+    image_hidden: int = 1024
+    text_hidden: int = 1024
+    signal_average_epochs: int = 5
+    eval_batch_size: int = 4096
+    standardize_inputs: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict of every field."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> HashSettings:
+        """Build from ``to_dict`` output (or a subset of fields); unknown keys are an error."""
+        names = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} fields: {', '.join(unknown)}")
+        return cls(**values)
+
+    def validate(self) -> None:
+        """Raise ValueError on settings no training run could use."""
+        if self.epochs < 1:
+            raise ValueError("epochs must be >= 1")
+        if self.batch_size < 2:
+            raise ValueError("batch_size must be >= 2 (the losses compare rows within a batch)")
+        if self.lr <= 0 or self.weight_decay < 0:
+            raise ValueError("lr must be > 0 and weight_decay >= 0")
+        if self.optimizer not in ("adam", "rmsprop"):
+            raise ValueError(f"optimizer must be 'adam' or 'rmsprop', not {self.optimizer!r}")
+        if self.image_hidden < 1 or self.text_hidden < 1 or self.eval_batch_size < 1:
+            raise ValueError("hidden sizes and eval_batch_size must be >= 1")
+        if self.signal_average_epochs < 1:
+            raise ValueError("signal_average_epochs must be >= 1")
+
+
+class HashMethod(nn.Module):
+    """Base of every method: the two towers and the hooks the training loop calls.
+
+    Class attributes a subclass sets:
+    ``name`` (registry key), ``settings_class``, ``signal_names`` (the per-sample signals it
+    returns), ``evidence_high_means_present`` (direction of its (N, C) label evidence; ``None``
+    when it has none), ``needs_epoch_pass`` (whether ``epoch_signals`` must run after every epoch).
+    """
+
+    name: ClassVar[str] = ""
+    settings_class: ClassVar[type[HashSettings]] = HashSettings
+    signal_names: ClassVar[tuple[str, ...]] = ()
+    evidence_high_means_present: ClassVar[bool | None] = None
+    needs_epoch_pass: ClassVar[bool] = True
+    image_mean: torch.Tensor
+    image_std: torch.Tensor
+    text_mean: torch.Tensor
+    text_std: torch.Tensor
+
+    def __init__(
+        self,
+        settings: HashSettings,
+        image_dim: int,
+        text_dim: int,
+        n_classes: int,
+        bits: int,
+        generator: torch.Generator,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.bits = bits
+        self.n_classes = n_classes
+        self.image_net: HashTower = image_tower(image_dim, settings.image_hidden, bits, generator)
+        self.text_net: HashTower = text_tower(text_dim, settings.text_hidden, bits, generator)
+        # input standardisation (identity until fit_input_scaling); saved with the weights
+        self.register_buffer("image_mean", torch.zeros(image_dim))
+        self.register_buffer("image_std", torch.ones(image_dim))
+        self.register_buffer("text_mean", torch.zeros(text_dim))
+        self.register_buffer("text_std", torch.ones(text_dim))
+
+    def fit_input_scaling(self, image: torch.Tensor, text: torch.Tensor) -> None:
+        """Store the per-feature mean and standard deviation of the (N, Di) and (N, Dt)
+        training features when ``settings.standardize_inputs`` (constant features keep scale 1)."""
+        if not self.settings.standardize_inputs:
+            return
+        for features, mean, std in (
+            (image, self.image_mean, self.image_std),
+            (text, self.text_mean, self.text_std),
+        ):
+            feature_std, feature_mean = torch.std_mean(features.double(), dim=0, correction=0)
+            mean.copy_(feature_mean.float())
+            std.copy_(
+                torch.where(feature_std > 1e-12, feature_std, torch.ones_like(feature_std)).float()
+            )
+
+    def encode_image(self, image: torch.Tensor) -> torch.Tensor:
+        """(B, Di) image features -> (B, K) unit-norm continuous codes."""
+        return self.image_net((image - self.image_mean) / self.image_std)
+
+    def encode_text(self, text: torch.Tensor) -> torch.Tensor:
+        """(B, Dt) text features -> (B, K) unit-norm continuous codes."""
+        return self.text_net((text - self.text_mean) / self.text_std)
+
+    def forward(self, image: torch.Tensor, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, Di), (B, Dt) features -> (B, K), (B, K) unit-norm continuous codes."""
+        return self.encode_image(image), self.encode_text(text)
+
+    # -- hooks ---------------------------------------------------------------------------------
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        """Optimiser parameter groups. Default: one group at ``settings.lr``; a method whose
+        extra parameters need another step size returns several (``{"params": ..., "lr": ...}``)."""
+        return [{"params": list(self.parameters())}]
+
+    def start_training(self, labels: torch.Tensor) -> None:
+        """Set per-sample state from all (N, C) float training labels. Default: nothing."""
+
+    def batch_loss(
+        self,
+        rows: torch.Tensor,
+        h_image: torch.Tensor,
+        h_text: torch.Tensor,
+        labels: torch.Tensor,
+        epoch: int,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Loss of one mini-batch.
+
+        ``rows`` (B,) int64 training-row indices (for per-sample state), ``h_image``/``h_text``
+        (B, K) codes, ``labels`` (B, C) float noisy labels, ``epoch`` 0-based. Returns the scalar
+        loss to minimise and a dict of named scalar loss terms (tensors) for the history.
+        """
+        raise NotImplementedError
+
+    def epoch_signals(
+        self, epoch: int, h_image: torch.Tensor, h_text: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        """After epoch ``epoch`` (0-based), on the (N, K) codes of all rows: per-sample signals
+        ((N,) arrays named as in ``signal_names``; every name after the last epoch, possibly
+        none after earlier ones) and scalar logs. Default: none."""
+        return {}, {}
+
+    def label_evidence(
+        self, h_image: torch.Tensor, h_text: torch.Tensor, labels: torch.Tensor
+    ) -> np.ndarray | None:
+        """(N, C) per-label evidence after training, or None. Default: none."""
+        return None
+
+    def final_signals(self, history: list[EpochRecord]) -> dict[str, np.ndarray]:
+        """The signals handed to users, from the per-epoch history. Default: the last epoch's."""
+        if not history:
+            return {}
+        return {name: history[-1]["signals"][name] for name in self.signal_names}
+
+
+def zero_loss(reference: torch.Tensor) -> torch.Tensor:
+    """A scalar 0 attached to ``reference``'s graph (for batches where a term has no rows)."""
+    return reference.sum() * 0.0

@@ -1,0 +1,168 @@
+"""RSHNL: Contrastive Hashing + Center Aggregation + Noise-tolerant Self-paced Hashing (AAAI 2025),
+per METHODS.md.
+
+Signals: ``rshnl_hardness`` (N,), l_i = g(p1_i) + g(p2_i) averaged over the last
+``signal_average_epochs`` epochs, high = suspect; ``rshnl_weight`` (N,), the self-paced weight v_i
+after the last epoch, low = suspect. Label evidence: (N, C) class probabilities pi averaged over
+the two views; HIGH means the label is likely present.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hashing.base import EpochRecord, HashMethod, HashSettings
+from hashing.losses import (
+    SelfPacedVariant,
+    center_hardness,
+    center_log_probabilities,
+    contrastive_hashing_loss,
+    self_paced_objective,
+    self_paced_weight,
+)
+from hashing.networks import init_linear_
+
+
+@dataclass(frozen=True)
+class RSHNLSettings(HashSettings):
+    """Settings of RSHNL.
+
+    Reference: Adam lr 1e-4, batch 256, 150 epochs (single-label data).
+
+    center_weight, contrastive_weight : lambda (1) and alpha (0.1) in
+        lambda mean(CAL with NSH) + alpha L_CHL.
+    temperature : tau of L_CHL (1).
+    center_temperature : tau_c of the class softmax over cosines (reference: 1).
+    robust_q : q of g(p) (0.01).
+    self_paced_start_epoch : 0-based epoch t_p from which NSH weights the CAL term (5).
+    pace : gamma, the loss above which a sample gets weight 0 (5).
+    pace_growth : gamma is multiplied by this every epoch after t_p (1 = fixed pace).
+    self_paced_variant : ``"linear"`` v = max(0, 1 - l/gamma) or ``"hard"`` v = 1[l < gamma].
+    """
+
+    epochs: int = 30
+    batch_size: int = 256
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    center_weight: float = 1.0
+    contrastive_weight: float = 0.1
+    temperature: float = 1.0
+    center_temperature: float = 1.0
+    robust_q: float = 0.01
+    self_paced_start_epoch: int = 5
+    pace: float = 5.0
+    pace_growth: float = 1.0
+    self_paced_variant: SelfPacedVariant = "linear"
+
+
+class CenterNetwork(nn.Module):
+    """Maps one-hot class vectors to hash centres: W = normalize(tanh(Linear(I_C))), (C, K)."""
+
+    def __init__(self, n_classes: int, bits: int, generator: torch.Generator) -> None:
+        super().__init__()
+        self.linear = nn.Linear(n_classes, bits)
+        init_linear_(self.linear, generator)
+        self.register_buffer("one_hot", torch.eye(n_classes), persistent=False)
+
+    def forward(self) -> torch.Tensor:
+        return F.normalize(torch.tanh(self.linear(self.one_hot)), dim=1)
+
+
+class RSHNLHasher(HashMethod):
+    """RSHNL: towers + a centre network; self-paced CAL + robust CHL."""
+
+    name: ClassVar[str] = "rshnl"
+    settings_class: ClassVar[type[HashSettings]] = RSHNLSettings
+    signal_names: ClassVar[tuple[str, ...]] = ("rshnl_hardness", "rshnl_weight")
+    evidence_high_means_present: ClassVar[bool | None] = True
+    settings: RSHNLSettings
+
+    def __init__(
+        self,
+        settings: HashSettings,
+        image_dim: int,
+        text_dim: int,
+        n_classes: int,
+        bits: int,
+        generator: torch.Generator,
+    ) -> None:
+        super().__init__(settings, image_dim, text_dim, n_classes, bits, generator)
+        self.centers = CenterNetwork(n_classes, bits, generator)
+
+    def pace_at(self, epoch: int) -> float:
+        """gamma at 0-based ``epoch``: ``pace`` * ``pace_growth`` ** (epochs since t_p)."""
+        s = self.settings
+        return s.pace * s.pace_growth ** max(0, epoch - s.self_paced_start_epoch)
+
+    def batch_loss(
+        self,
+        rows: torch.Tensor,
+        h_image: torch.Tensor,
+        h_text: torch.Tensor,
+        labels: torch.Tensor,
+        epoch: int,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        s = self.settings
+        hardness = center_hardness(
+            h_image, h_text, self.centers(), labels, s.center_temperature, s.robust_q
+        )
+        if epoch >= s.self_paced_start_epoch:
+            pace = self.pace_at(epoch)
+            weights = self_paced_weight(hardness, pace, s.self_paced_variant)
+            center = self_paced_objective(hardness, weights, pace, s.self_paced_variant).mean()
+            mean_weight = weights.mean()
+        else:
+            center = hardness.mean()
+            mean_weight = torch.ones(())
+        contrastive = contrastive_hashing_loss(h_image, h_text, s.temperature, s.robust_q)
+        loss = s.center_weight * center + s.contrastive_weight * contrastive
+        return loss, {
+            "center": center,
+            "hardness": hardness.mean(),
+            "contrastive": contrastive,
+            "mean_weight": mean_weight,
+        }
+
+    def epoch_signals(
+        self, epoch: int, h_image: torch.Tensor, h_text: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        s = self.settings
+        hardness = center_hardness(
+            h_image, h_text, self.centers(), labels, s.center_temperature, s.robust_q
+        )
+        pace = self.pace_at(epoch)
+        weights = self_paced_weight(hardness, pace, s.self_paced_variant)
+        signals = {
+            "rshnl_hardness": hardness.cpu().numpy().astype(np.float32),
+            "rshnl_weight": weights.cpu().numpy().astype(np.float32),
+        }
+        return signals, {"pace": pace, "zero_weight_fraction": float((weights == 0).float().mean())}
+
+    def final_signals(self, history: list[EpochRecord]) -> dict[str, np.ndarray]:
+        """Hardness averaged over the last ``signal_average_epochs`` epochs; weight of the last."""
+        if not history:
+            return {}
+        recent = history[-self.settings.signal_average_epochs :]
+        hardness = np.mean([record["signals"]["rshnl_hardness"] for record in recent], axis=0)
+        return {
+            "rshnl_hardness": hardness.astype(np.float32),
+            "rshnl_weight": history[-1]["signals"]["rshnl_weight"],
+        }
+
+    def label_evidence(
+        self, h_image: torch.Tensor, h_text: torch.Tensor, labels: torch.Tensor
+    ) -> np.ndarray:
+        """(N, C) class probabilities averaged over both views; high = label likely present."""
+        centers = self.centers()
+        tau = self.settings.center_temperature
+        probabilities = (
+            center_log_probabilities(h_image, centers, tau).exp()
+            + center_log_probabilities(h_text, centers, tau).exp()
+        ) / 2.0
+        return probabilities.cpu().numpy().astype(np.float32)
