@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.hashaudit-installed
 
-.PHONY: venv test lint unit clean
+.PHONY: venv demo test lint unit clean
 
 venv: $(STAMP)
 
@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --constraint constraints.txt --editable '.[dev]'
 	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/audit demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check auditor hashing cli tests examples

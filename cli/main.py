@@ -41,6 +41,9 @@ from cli.common import (
     read_toml_settings,
     status,
 )
+from cli.embed_command import embed
+from cli.scan_command import demo, scan
+from cli.train_command import train
 
 app = typer.Typer(
     name="audit",
@@ -54,6 +57,10 @@ import_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(import_app, name="import")
+app.command("train")(train)
+app.command("embed")(embed)
+app.command("scan")(scan)
+app.command("demo")(demo)
 
 
 def _dataset_summary(
@@ -79,15 +86,15 @@ def synth(
     out: Annotated[Path, typer.Option("-o", "--out", help="Parquet file to write.")] = Path(
         "synthetic.parquet"
     ),
-    n: Annotated[int | None, typer.Option("--n", help="Number of rows [default: 10000].")] = None,
+    n: Annotated[int | None, typer.Option("--n", help="Number of rows (default: 10000).")] = None,
     classes: Annotated[
-        int | None, typer.Option("--classes", help="Number of classes [default: 24].")
+        int | None, typer.Option("--classes", help="Number of classes (default: 24).")
     ] = None,
     image_dim: Annotated[
-        int | None, typer.Option("--image-dim", help="Image embedding dimension [default: 256].")
+        int | None, typer.Option("--image-dim", help="Image embedding dimension (default: 256).")
     ] = None,
     text_dim: Annotated[
-        int | None, typer.Option("--text-dim", help="Text embedding dimension [default: 128].")
+        int | None, typer.Option("--text-dim", help="Text embedding dimension (default: 128).")
     ] = None,
     config: Annotated[
         Path | None,
@@ -96,14 +103,19 @@ def synth(
             help="TOML file of SynthSettings fields (any knob in the README); options override it.",
         ),
     ] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed [default: 0].")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed (default: 0).")] = None,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Write a deterministic synthetic multi-label image-text dataset (the demo's data)."""
     configure_logging(quiet)
-    given = {"n_rows": n, "n_classes": classes, "image_dim": image_dim, "text_dim": text_dim,
-             "seed": seed}  # fmt: skip
+    given = {
+        "n_rows": n,
+        "n_classes": classes,
+        "image_dim": image_dim,
+        "text_dim": text_dim,
+        "seed": seed,
+    }
     try:
         settings = SynthSettings(
             **{
@@ -156,7 +168,7 @@ def inject(
     out: Annotated[
         Path | None,
         typer.Option(
-            "-o", "--out", help="Output Parquet file [default: DATA-stem.PROTOCOL-RATE.parquet]."
+            "-o", "--out", help="Output Parquet file (default: DATA-stem.PROTOCOL-RATE.parquet)."
         ),
     ] = None,
     seed: SeedOption = 0,

@@ -1,0 +1,240 @@
+"""The registry of signals and of the detectors that produce them.
+
+A *detector* is one source of evidence run once per scan: a hashing method (RSHNL, SCBCH, NRCH,
+trained on the audited rows), cleanlab on out-of-fold probe probabilities, or the training-free
+kNN vote. It returns one or more per-row *signals* and, optionally, a per-cell *presence*
+matrix: for every (row, class), evidence that the class truly applies (higher = more likely
+present). Every signal states its direction; the fusion turns all of them into suspicion.
+
+Adding a detector touches this file only: write a class with ``name``, ``signals`` and ``run``,
+and add one line to ``DETECTORS``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import numpy as np
+
+from auditor.baselines import cleanlab_scores
+from auditor.knn import DEFAULT_K, knn_features, knn_vote
+from auditor.probe import out_of_fold_probabilities
+from hashing.hasher import CrossModalHasher, ProgressCallback
+from hashing.methods import SIGNAL_DIRECTIONS, default_settings
+
+Direction = Literal["low_is_suspect", "high_is_suspect"]
+
+
+@dataclass(frozen=True)
+class SignalSpec:
+    """One per-row signal: its column name in ``audit.parquet``, direction and meaning."""
+
+    name: str
+    direction: Direction
+    detector: str
+    meaning: str
+
+
+@dataclass(frozen=True)
+class DetectorInput:
+    """What every detector sees: the audited rows only.
+
+    Attributes
+    ----------
+    image : (N, Di) float32
+    text : (N, Dt) float32
+    labels : (N, C) uint8 given (possibly noisy) multi-hot labels
+    seed : int
+    device : str or None (None = cuda when present)
+    epochs : dict method -> epochs overriding the method's scan default
+    bits : code length of the hashers
+    """
+
+    image: np.ndarray
+    text: np.ndarray
+    labels: np.ndarray
+    seed: int
+    device: str | None
+    epochs: dict[str, int]
+    bits: int
+
+
+@dataclass(frozen=True, eq=False)
+class DetectorOutput:
+    """signals: name -> (N,) float; presence: (N, C) float, higher = class more likely present
+    (None when the detector has no per-label evidence); seconds: wall time."""
+
+    signals: dict[str, np.ndarray]
+    presence: np.ndarray | None
+    seconds: float
+
+
+class Detector(Protocol):
+    """One source of evidence: its name, the signals it returns, and how to run it."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def signals(self) -> tuple[SignalSpec, ...]: ...
+
+    def run(self, data: DetectorInput, progress: ProgressCallback | None) -> DetectorOutput: ...
+
+
+# Epochs of each hasher in a scan: enough for the per-sample signals to separate (they are read
+# from training, not from converged retrieval models), short enough that a 10,000-row scan with
+# all three stays within a few minutes on a 2-core CPU. Measured in the README's scan benchmark.
+SCAN_EPOCHS = {"rshnl": 20, "scbch": 20, "nrch": 30}
+
+
+def presence_from_residuals(residuals: np.ndarray) -> np.ndarray:
+    """NRCH prototype residuals (N, C), in [0, 4], low = present -> presence in [0, 1]."""
+    return np.clip(1.0 - np.asarray(residuals, dtype=np.float64) / 4.0, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class HasherDetector:
+    """A noise-robust hashing method trained on the audited rows; its per-sample signals."""
+
+    name: str
+    signals: tuple[SignalSpec, ...]
+
+    def run(self, data: DetectorInput, progress: ProgressCallback | None) -> DetectorOutput:
+        started = time.perf_counter()
+        epochs = data.epochs.get(self.name, SCAN_EPOCHS.get(self.name))
+        settings = default_settings(self.name, **({} if epochs is None else {"epochs": epochs}))
+        hasher = CrossModalHasher(settings, bits=data.bits, seed=data.seed, device=data.device)
+        hasher.fit(data.image, data.text, data.labels, progress=progress)
+        evidence = hasher.label_evidence_
+        presence = None
+        if evidence is not None:
+            presence = (
+                np.asarray(evidence, dtype=np.float64)
+                if hasher.evidence_high_means_present_
+                else presence_from_residuals(evidence)
+            )
+        signals = {spec.name: np.asarray(hasher.signals_[spec.name]) for spec in self.signals}
+        return DetectorOutput(signals, presence, time.perf_counter() - started)
+
+
+@dataclass(frozen=True)
+class CleanlabDetector:
+    """cleanlab's multi-label quality on out-of-fold probabilities of a linear probe."""
+
+    name: str = "cleanlab"
+    signals: tuple[SignalSpec, ...] = (
+        SignalSpec(
+            "cleanlab_quality",
+            "low_is_suspect",
+            "cleanlab",
+            "cleanlab multi-label label quality (EMA over classes), out-of-fold probe",
+        ),
+    )
+    n_folds: int = 5
+
+    def run(self, data: DetectorInput, progress: ProgressCallback | None) -> DetectorOutput:
+        started = time.perf_counter()
+        features = np.hstack([data.image, data.text])
+        probabilities = out_of_fold_probabilities(
+            features, data.labels, n_folds=self.n_folds, seed=data.seed, device=data.device
+        )
+        quality, _ = cleanlab_scores(data.labels, probabilities)
+        if progress is not None:
+            progress(1, 1, {})
+        return DetectorOutput(
+            {"cleanlab_quality": quality}, probabilities, time.perf_counter() - started
+        )
+
+
+@dataclass(frozen=True)
+class KnnDetector:
+    """Training-free vote of each row's k nearest neighbours in the input features."""
+
+    name: str = "knn"
+    signals: tuple[SignalSpec, ...] = (
+        SignalSpec(
+            "knn_vote",
+            "low_is_suspect",
+            "knn",
+            "agreement of the labels with the k nearest neighbours' labels",
+        ),
+    )
+    k: int = DEFAULT_K
+
+    def run(self, data: DetectorInput, progress: ProgressCallback | None) -> DetectorOutput:
+        started = time.perf_counter()
+        k = min(self.k, data.labels.shape[0] - 1)
+        row_score, votes = knn_vote(
+            knn_features(data.image, data.text), data.labels, k=k, device=data.device
+        )
+        if progress is not None:
+            progress(1, 1, {})
+        return DetectorOutput({"knn_vote": row_score}, votes, time.perf_counter() - started)
+
+
+def _hasher_signal(name: str, detector: str, meaning: str) -> SignalSpec:
+    direction = SIGNAL_DIRECTIONS[name]
+    assert direction in ("low_is_suspect", "high_is_suspect")
+    return SignalSpec(name, direction, detector, meaning)  # type: ignore[arg-type]
+
+
+DETECTORS: dict[str, Detector] = {
+    "rshnl": HasherDetector(
+        "rshnl",
+        (
+            _hasher_signal(
+                "rshnl_hardness",
+                "rshnl",
+                "robust loss of the given labels, averaged over the last epochs",
+            ),
+            _hasher_signal("rshnl_weight", "rshnl", "self-paced weight at the end of training"),
+        ),
+    ),
+    "scbch": HasherDetector(
+        "scbch",
+        (
+            _hasher_signal(
+                "scbch_reliability",
+                "scbch",
+                "agreement of the labels with cross-modal neighbours in code space",
+            ),
+        ),
+    ),
+    "nrch": HasherDetector(
+        "nrch",
+        (
+            _hasher_signal(
+                "nrch_clean_posterior",
+                "nrch",
+                "posterior of the clean component of the prototype-loss mixture",
+            ),
+        ),
+    ),
+    "cleanlab": CleanlabDetector(),
+    "knn": KnnDetector(),
+}
+"""Every detector by name; a scan runs the hashers it is asked for plus both baselines."""
+
+HASHER_DETECTORS = ("rshnl", "scbch", "nrch")
+BASELINE_DETECTORS = ("cleanlab", "knn")
+
+
+def signal_specs(detectors: tuple[str, ...] | list[str]) -> list[SignalSpec]:
+    """The signals the given detectors produce, in detector order."""
+    return [spec for name in detectors for spec in DETECTORS[name].signals]
+
+
+def run_detectors(
+    names: list[str],
+    data: DetectorInput,
+    progress_for: Callable[[str], ProgressCallback | None] | None = None,
+) -> dict[str, DetectorOutput]:
+    """Run detectors in order; a failure propagates (the scan stops with its message)."""
+    outputs = {}
+    for name in names:
+        progress = progress_for(name) if progress_for is not None else None
+        outputs[name] = DETECTORS[name].run(data, progress)
+    return outputs

@@ -1,0 +1,401 @@
+"""`audit scan` and `audit demo`: the ranked audit, with cleanlab and known noise side by side."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import pyarrow as pa
+import typer
+from rich import progress as rich_progress
+from rich.table import Table
+
+from auditor.dataset import AuditDataset, ColumnNames, DataError
+from auditor.embed import EmbedSettings, embed_file
+from auditor.fusion import class_lists
+from auditor.inject import inject_into_table
+from auditor.io import (
+    dataset_from_table,
+    dataset_to_table,
+    labels_to_multi_hot,
+    make_provenance,
+    read_dataset,
+    read_schema,
+    read_table,
+    write_table_atomic,
+)
+from auditor.scan import FUSED, ScanResult, ScanSettings, run_scan, write_scan
+from auditor.signals import HASHER_DETECTORS
+from auditor.synth import SynthSettings, make_synthetic
+from cli.common import (
+    ClassesOption,
+    CleanColumn,
+    IdColumn,
+    ImageColumn,
+    JsonOption,
+    LabelsColumn,
+    QuietOption,
+    SplitColumn,
+    TextColumn,
+    column_names,
+    configure_logging,
+    emit_json,
+    handle_errors,
+    parse_classes,
+    read_toml_settings,
+    result_console,
+    status,
+    status_console,
+)
+from cli.embed_command import RichEmbedProgress
+from hashing.hasher import ProgressCallback
+
+TOP_SUSPECTS = 15
+
+
+@contextlib.contextmanager
+def stage_progress(quiet: bool) -> Iterator[Any]:
+    """One rich progress bar per detector (epochs for hashers, one step for baselines)."""
+    if quiet:
+        yield None
+        return
+    columns = (
+        rich_progress.TextColumn("{task.description:<10}"),
+        rich_progress.BarColumn(),
+        rich_progress.MofNCompleteColumn(),
+        rich_progress.TimeElapsedColumn(),
+    )
+    with rich_progress.Progress(*columns, console=status_console) as bar:
+
+        def progress_for(name: str) -> ProgressCallback:
+            task = bar.add_task(name, total=None)
+
+            def update(epoch: int, n_epochs: int, logs: dict[str, float]) -> None:
+                bar.update(task, completed=epoch, total=n_epochs)
+
+            return update
+
+        yield progress_for
+
+
+def read_truth(path: Path, dataset: AuditDataset, columns: ColumnNames) -> np.ndarray:
+    """``--truth FILE``: a Parquet file of ids and clean labels -> (N, C) aligned with the data."""
+    table = read_table(path)
+    for name in (columns.id, columns.clean_labels):
+        if name not in table.column_names:
+            raise DataError(
+                f"no such column (the file has: {', '.join(table.column_names)})",
+                file=str(path),
+                column=name,
+            )
+    clean = labels_to_multi_hot(
+        table.column(columns.clean_labels),
+        dataset.classes,
+        file=str(path),
+        column=columns.clean_labels,
+    )
+    truth_ids = table.column(columns.id).to_pylist()
+    position = {value: index for index, value in enumerate(truth_ids)}
+    aligned = dataset.labels.copy()
+    for row in np.flatnonzero(dataset.train_mask):
+        key = dataset.ids[row].item() if hasattr(dataset.ids[row], "item") else dataset.ids[row]
+        if key not in position:
+            raise DataError(
+                f"no clean labels for id {key!r} of the data", file=str(path), column=columns.id
+            )
+        aligned[row] = clean[position[key]]
+    return aligned
+
+
+def embed_first_if_raw(
+    data: Path, columns: ColumnNames, encoder: str, skip_bad: bool, quiet: bool
+) -> Path:
+    """If DATA has raw ``image``/``text`` columns but no embeddings, embed them first (to
+    ``DATA-stem.embedded.parquet``, cached by content) and return that file; else DATA."""
+    names = set(read_schema(data).names)
+    has_embeddings = {columns.image_embedding, columns.text_embedding} <= names
+    if has_embeddings or not {columns.image, columns.text} <= names:
+        return data
+    out = data.with_name(f"{data.stem}.embedded.parquet")
+    status(
+        f"{data} has raw images and texts but no embeddings: embedding them first -> {out}", quiet
+    )
+    settings = EmbedSettings(encoder=encoder, skip_bad=skip_bad)
+    with RichEmbedProgress(quiet) as progress:
+        embed_file(data, out, settings, columns=columns, progress=progress)
+    return out
+
+
+def _fmt(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def render_scan(scan: ScanResult, summary: dict[str, Any], out: Path) -> None:
+    """Top suspects and, with truth, the comparison table, on stdout."""
+    order = np.argsort(scan.rank, kind="stable")[:TOP_SUSPECTS]
+    strongest = scan.strongest_signal()
+    given = class_lists(scan.labels[order].astype(bool), scan.classes)
+    removes = class_lists(scan.remove[order], scan.classes)
+    adds = class_lists(scan.add[order], scan.classes)
+    table = Table(title=f"Top {len(order)} suspects (of {len(scan.rank)} audited rows)")
+    for column in ("rank", "id", "given labels", "remove", "add", FUSED, "strongest signal"):
+        table.add_column(column, overflow="fold")
+    if scan.truth_rows is not None:
+        table.add_column("truly noisy")
+    for position, row in enumerate(order):
+        cells = [
+            str(scan.rank[row]),
+            str(scan.ids[row]),
+            ", ".join(given[position]),
+            ", ".join(removes[position]),
+            ", ".join(adds[position]),
+            f"{scan.label_quality[row]:.3f}",
+            strongest[row],
+        ]
+        if scan.truth_rows is not None:
+            cells.append("yes" if scan.truth_rows[row] else "no")
+        table.add_row(*cells)
+    result_console.print(table)
+    line = (
+        f"estimated noise rate {summary['estimated_noise_rate']:.3f}: "
+        f"{summary['rows_flagged']} rows flagged as issues, {summary['labels_to_remove']} "
+        f"labels to remove, {summary['labels_to_add']} to add"
+    )
+    if "true_noise_rate" in summary:
+        line += f" (true noise rate {summary['true_noise_rate']:.3f})"
+    result_console.print(line, highlight=False)
+    if "detection" in summary:
+        comparison = Table(title="Detection against the known noise (higher is better)")
+        keys = (
+            "auroc",
+            "auprc",
+            "precision_at_t",
+            "recall_at_t",
+            "precision_at_1pct",
+            "precision_at_5pct",
+            "precision_at_10pct",
+            "cell_auroc",
+            "cell_auprc",
+        )
+        comparison.add_column("signal")
+        for key in keys:
+            comparison.add_column(
+                key.replace("precision_at_", "P@").replace("recall_at_", "R@"), justify="right"
+            )
+        for name, metrics in summary["detection"].items():
+            label = f"{name} (fused)" if name == FUSED else name
+            comparison.add_row(label, *[_fmt(metrics.get(key)) for key in keys])
+        result_console.print(comparison)
+    times = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in scan.timings.items())
+    result_console.print(f"time per stage: {times}", highlight=False)
+    result_console.print(f"outputs in {out}/", highlight=False)
+
+
+def scan_and_report(
+    dataset: AuditDataset,
+    settings: ScanSettings,
+    out: Path,
+    *,
+    truth: np.ndarray | None,
+    json_output: bool,
+    quiet: bool,
+) -> dict[str, Any]:
+    with stage_progress(quiet) as progress_for:
+        scan = run_scan(dataset, settings, truth=truth, progress_for=progress_for)
+    summary = write_scan(scan, out, settings, source=dataset.source)
+    if json_output:
+        emit_json(summary)
+    else:
+        render_scan(scan, summary, out)
+    return summary
+
+
+def _settings(config: Path | None, given: dict[str, Any]) -> ScanSettings:
+    values = read_toml_settings(config, ScanSettings)
+    values.update({key: value for key, value in given.items() if value is not None})
+    for key in ("methods", "baselines"):
+        if isinstance(values.get(key), list):
+            values[key] = tuple(values[key])
+    try:
+        return ScanSettings(**values)
+    except (ValueError, TypeError) as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+MethodsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--methods",
+        help="Comma-separated hashers to train: rshnl,scbch,nrch (default: "
+        "all three); 'none' runs the baselines only.",
+    ),
+]
+BitsOption = Annotated[int | None, typer.Option("--bits", help="Code length (default: 64).")]
+EpochsOption = Annotated[
+    int | None,
+    typer.Option("--epochs", help="Epochs of every hasher (default: each method's scan default)."),
+]
+DeviceOption = Annotated[
+    str | None, typer.Option("--device", help="cpu or cuda (default: cuda when present).")
+]
+SeedOption = Annotated[int | None, typer.Option("--seed", help="Seed (default: 0).")]
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="TOML file of ScanSettings fields.")
+]
+NoiseRateOption = Annotated[
+    float | None,
+    typer.Option("--noise-rate", help="Share of rows to flag (default: the estimate)."),
+]
+
+
+def _methods(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if value.strip().lower() == "none":
+        return ()
+    names = tuple(name.strip() for name in value.split(",") if name.strip())
+    unknown = [name for name in names if name not in HASHER_DETECTORS]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(HASHER_DETECTORS)}",
+            param_hint="--methods",
+        )
+    return names
+
+
+@handle_errors
+def scan(
+    data: Annotated[Path, typer.Argument(help="Dataset Parquet file (never modified).")],
+    out: Annotated[
+        Path | None, typer.Option("-o", "--out", help="Output folder (default: DATA-stem.audit/).")
+    ] = None,
+    truth: Annotated[
+        Path | None,
+        typer.Option("--truth", help="Parquet file with id and clean_labels: the known truth."),
+    ] = None,
+    methods: MethodsOption = None,
+    bits: BitsOption = None,
+    epochs: EpochsOption = None,
+    noise_rate: NoiseRateOption = None,
+    device: DeviceOption = None,
+    seed: SeedOption = None,
+    config: ConfigOption = None,
+    encoder: Annotated[
+        str,
+        typer.Option(
+            "--encoder",
+            help="Encoder when DATA has raw image/text columns but no "
+            "embeddings (see `audit embed`); auto = open_clip when reachable, else offline.",
+        ),
+    ] = "auto",
+    skip_bad: Annotated[
+        bool, typer.Option("--skip-bad", help="When embedding first: set bad rows aside.")
+    ] = False,
+    classes: ClassesOption = None,
+    id_column: IdColumn = "id",
+    labels_column: LabelsColumn = "labels",
+    image_column: ImageColumn = "image_embedding",
+    text_column: TextColumn = "text_embedding",
+    split_column: SplitColumn = "split",
+    clean_column: CleanColumn = "clean_labels",
+    json_output: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Train the hashers, collect their signals, rank the suspect labels, compare with cleanlab
+    (and the truth when known); write audit.parquet, label_issues.parquet and summary.json."""
+    configure_logging(quiet)
+    settings = _settings(
+        config,
+        {
+            "methods": _methods(methods),
+            "bits": bits,
+            "epochs": epochs,
+            "noise_rate": noise_rate,
+            "device": device,
+            "seed": seed,
+        },
+    )
+    columns = column_names(
+        id_column, labels_column, image_column, text_column, split_column, clean_column
+    )
+    data = embed_first_if_raw(data, columns, encoder, skip_bad, quiet)
+    dataset = read_dataset(
+        data,
+        columns=columns,
+        classes=parse_classes(classes),
+        min_train_rows=settings.min_train_rows,
+    )
+    truth_labels = read_truth(truth, dataset, columns) if truth is not None else None
+    if out is None:
+        out = data.with_name(f"{data.stem}.audit")
+    status(
+        f"scanning {dataset.train_mask.sum()} train rows of {data} with "
+        f"{', '.join([*settings.methods, *settings.baselines])}",
+        quiet,
+    )
+    scan_and_report(
+        dataset, settings, out, truth=truth_labels, json_output=json_output, quiet=quiet
+    )
+
+
+# The demo's data: small enough for a couple of minutes on 2 CPU cores, large enough to show it.
+DEMO_ROWS = 4000
+DEMO_NOISE = ("pairflip", 0.5)
+
+
+@handle_errors
+def demo(
+    out: Annotated[
+        Path, typer.Option("-o", "--out", help="Output folder (default: ./hashaudit-demo).")
+    ] = Path("hashaudit-demo"),
+    rows: Annotated[int, typer.Option("--rows", help="Synthetic rows.")] = DEMO_ROWS,
+    seed: Annotated[int, typer.Option("--seed", help="Seed.")] = 0,
+    json_output: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Synthetic data -> pairflip noise at 50% -> scan -> the ranked table and the comparison
+    with cleanlab. Nothing is downloaded."""
+    configure_logging(quiet)
+    protocol, rate = DEMO_NOISE
+    synthetic = make_synthetic(SynthSettings(n_rows=rows, seed=seed))
+    clean = AuditDataset(
+        ids=synthetic.ids,
+        labels=synthetic.labels,
+        classes=synthetic.classes,
+        image=synthetic.image,
+        text=synthetic.text,
+        split=synthetic.split,
+    )
+    table: pa.Table = dataset_to_table(clean)
+    noisy_table, result = inject_into_table(table, clean, protocol=protocol, rate=rate, seed=seed)
+    data_path = out / "data.parquet"
+    out.mkdir(parents=True, exist_ok=True)
+    write_table_atomic(
+        noisy_table,
+        data_path,
+        make_provenance(
+            "demo",
+            settings={"rows": rows, "protocol": protocol, "rate": rate},
+            classes=clean.classes,
+            seed=seed,
+        ),
+    )
+    status(
+        f"demo data: {rows} synthetic rows, {protocol} noise on "
+        f"{int(result.noisy_rows.sum())} of {int(clean.train_mask.sum())} train rows "
+        f"-> {data_path}",
+        quiet,
+    )
+    dataset = dataset_from_table(noisy_table, source=str(data_path))
+    settings = ScanSettings(seed=seed)
+    scan_and_report(
+        dataset, settings, out / "audit", truth=None, json_output=json_output, quiet=quiet
+    )
+    if not json_output:
+        result_console.print(f"demo finished: data and audit in {out}/", highlight=False)

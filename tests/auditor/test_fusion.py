@@ -1,0 +1,84 @@
+"""Fusion rules: calibration, rank fusion, noise-rate estimate, label suggestions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from auditor.fusion import (
+    calibrate_presence,
+    cell_row_score,
+    consensus_weights,
+    estimate_noise_rate,
+    flag_top,
+    fuse_rows,
+    suggest_changes,
+    suspicion_rank,
+)
+from auditor.metrics import auroc
+
+
+def test_suspicion_rank_direction_and_ties() -> None:
+    low = suspicion_rank(np.array([0.1, 0.5, 0.5, 0.9]), "low_is_suspect")
+    np.testing.assert_allclose(low, [1.0, 0.625, 0.625, 0.25])
+    high = suspicion_rank(np.array([0.1, 0.9]), "high_is_suspect")
+    assert high[1] > high[0]
+
+
+def test_calibration_is_monotone_per_class_and_tracks_frequency() -> None:
+    rng = np.random.default_rng(0)
+    truth = (rng.random((2000, 3)) < [0.1, 0.4, 0.7]).astype(np.uint8)
+    evidence = truth * 2.0 + rng.normal(size=truth.shape) * 3.0 + 100.0  # any scale
+    calibrated = calibrate_presence(evidence, truth)
+    for c in range(3):
+        order = np.argsort(evidence[:, c])
+        assert (np.diff(calibrated[order, c]) >= -1e-12).all()
+        assert abs(calibrated[:, c].mean() - truth[:, c].mean()) < 0.02
+
+
+def test_cell_row_score_catches_pairflips() -> None:
+    rng = np.random.default_rng(1)
+    clean = (rng.random((500, 6)) < 0.3).astype(np.uint8)
+    clean[clean.sum(axis=1) == 0, 0] = 1
+    presence = np.clip(clean * 0.8 + 0.1 + rng.normal(scale=0.05, size=clean.shape), 0, 1)
+    noisy = clean.copy()
+    flipped = np.arange(0, 500, 5)
+    for row in flipped:  # one label off, one on
+        on, off = np.flatnonzero(noisy[row]), np.flatnonzero(noisy[row] == 0)
+        noisy[row, on[0]], noisy[row, off[0]] = 0, 1
+    truth = np.zeros(500, dtype=bool)
+    truth[flipped] = True
+    assert auroc(truth, -cell_row_score(noisy, presence)) > 0.99
+    # The estimated rate is in the right region when the evidence is this clean.
+    assert abs(estimate_noise_rate(noisy, presence) - 0.2) < 0.05
+
+
+def test_fuse_rows_and_flag_top() -> None:
+    fused = fuse_rows({"a": np.array([0.2, 0.9, 0.5]), "b": np.array([0.4, 0.7, 0.1])})
+    np.testing.assert_allclose(fused, [0.3, 0.8, 0.3])  # two agreeing signals: equal weights
+    # A signal unrelated to the consensus gets (almost) no weight.
+    rng = np.random.default_rng(0)
+    base = rng.random(400)
+    stacked = np.stack(
+        [base + rng.normal(scale=0.1, size=400) for _ in range(3)] + [rng.random(400), 1 - base]
+    )
+    weights = consensus_weights(stacked)
+    assert (weights[:3] > 0.5).all() and weights[3] < 0.15 and weights[4] == 0.0
+    agreeing = np.array([0.1, 0.2, 0.9, 0.8])
+    anchored = fuse_rows({"a": agreeing, "b": agreeing}, anchor="a")
+    np.testing.assert_allclose(anchored, agreeing)
+    assert flag_top(fused, 1).tolist() == [False, True, False]
+    assert flag_top(fused, 2).tolist() == [True, True, False]  # ties by row order
+
+
+def test_suggestions_only_in_flagged_rows_and_never_empty() -> None:
+    labels = np.array([[1, 0, 0], [1, 1, 0], [0, 1, 0]], dtype=np.uint8)
+    presence = np.array([[0.1, 0.2, 0.3], [0.2, 0.9, 0.8], [0.1, 0.2, 0.9]])
+    flagged = np.array([True, True, False])
+    remove, add = suggest_changes(labels, presence, flagged)
+    # Row 0: its only label is unlikely but must not be emptied; the best absent class is
+    # below 0.5, so the single most suspect cell is changed and the label kept.
+    assert ((labels[0].astype(bool) & ~remove[0]) | add[0]).any()
+    assert remove[1].tolist() == [True, False, False] and add[1].tolist() == [False, False, True]
+    assert not remove[2].any() and not add[2].any()  # not flagged
+    suggested = (labels.astype(bool) & ~remove) | add
+    assert suggested.any(axis=1).all()
