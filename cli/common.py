@@ -174,7 +174,11 @@ def epoch_progress(
 
         def update(epoch: int, n_epochs: int, logs: dict[str, float]) -> None:
             loss = logs.get("loss")
-            bar.update(task, completed=epoch, total=n_epochs,
-                       loss=f"loss {loss:.4f}" if loss is not None else "")  # fmt: skip
+            bar.update(
+                task,
+                completed=epoch,
+                total=n_epochs,
+                loss=f"loss {loss:.4f}" if loss is not None else "",
+            )
 
         yield update
