@@ -3,6 +3,8 @@ train rows of a data-contract table, keeping every other column as it is."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pyarrow as pa
 
 from auditor.dataset import DEFAULT_COLUMNS, AuditDataset, ColumnNames
@@ -35,3 +37,14 @@ def inject_into_table(
         clean_column = multi_hot_to_arrow(dataset.labels, dataset.classes, as_indices=as_indices)
         table = table.append_column(columns.clean_labels, clean_column)
     return table, result
+
+
+def with_noise(
+    dataset: AuditDataset, protocol: str, rate: float, seed: int
+) -> tuple[AuditDataset, NoiseResult]:
+    """The dataset with its train rows' labels corrupted and the originals as ``clean_labels``."""
+    result = inject_noise(dataset.labels, dataset.train_mask, protocol, rate, seed)
+    noisy = dataclasses.replace(
+        dataset, labels=result.noisy_labels, clean_labels=result.clean_labels
+    )
+    return noisy, result

@@ -37,6 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from auditor.dataset import AuditDataset
+
 BLOCK_ROWS = 4096
 """Rows are drawn in blocks of this size, each block from its own child seed stream."""
 
@@ -144,8 +146,10 @@ class SynthSettings:
             raise ValueError(
                 f"mean_labels must be in [1, max_labels={self.max_labels}], got {self.mean_labels}"
             )
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or (
-            self.seed < 0
+        if (
+            isinstance(self.seed, bool)
+            or not isinstance(self.seed, (int, np.integer))
+            or (self.seed < 0)
         ):
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         if isinstance(self.nuisance_dim, bool) or self.nuisance_dim < 0:
@@ -176,7 +180,6 @@ class SynthSettings:
             value = getattr(self, name)
             if not (np.isfinite(value) and value >= 0.0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-
 
     @property
     def effective_max_labels(self) -> int:
@@ -221,6 +224,17 @@ class SyntheticData:
     split: np.ndarray
     scene: np.ndarray
     view_strength: np.ndarray
+
+    def to_dataset(self) -> AuditDataset:
+        """The rows as an :class:`AuditDataset` (no ground truth: the labels are clean)."""
+        return AuditDataset(
+            ids=self.ids,
+            labels=self.labels,
+            classes=self.classes,
+            image=self.image,
+            text=self.text,
+            split=self.split,
+        )
 
 
 def class_names(n_classes: int) -> tuple[str, ...]:
@@ -287,16 +301,16 @@ def _make_view(
     typical_norm = np.sqrt(settings.effective_mean_labels + settings.feature_noise**2 + 1.0)
     # float32 throughout the row-wise work: half the memory traffic of float64, same quality.
     return _View(
-        class_directions=(
-            _unit_rows(rng, settings.n_classes, latent) * strength[:, None]
-        ).astype(np.float32),
+        class_directions=(_unit_rows(rng, settings.n_classes, latent) * strength[:, None]).astype(
+            np.float32
+        ),
         scene_directions=(
             _unit_rows(rng, settings.n_scenes, latent) * settings.scene_visibility
         ).astype(np.float32),
         nuisance_directions=_unit_rows(rng, settings.nuisance_dim, latent).astype(np.float32),
-        hidden_weights=(
-            rng.standard_normal((latent, out_dim)) * (_MAP_GAIN / typical_norm)
-        ).astype(np.float32),
+        hidden_weights=(rng.standard_normal((latent, out_dim)) * (_MAP_GAIN / typical_norm)).astype(
+            np.float32
+        ),
         hidden_bias=rng.uniform(-0.5, 0.5, size=out_dim).astype(np.float32),
         output_mix=(rng.standard_normal((out_dim, out_dim)) / np.sqrt(out_dim)).astype(np.float32),
     )

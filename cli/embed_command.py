@@ -147,8 +147,10 @@ def embed(
     ] = None,
     bf16: Annotated[
         bool | None,
-        typer.Option("--bf16/--no-bf16", help="bfloat16 autocast, faster on recent CPUs and GPUs "
-                     "(default: off)."),
+        typer.Option(
+            "--bf16/--no-bf16",
+            help="bfloat16 autocast, faster on recent CPUs and GPUs (default: off).",
+        ),
     ] = None,
     skip_bad: Annotated[
         bool | None,

@@ -126,14 +126,7 @@ def synth(
     except (ValueError, TypeError) as error:
         raise typer.BadParameter(str(error)) from None
     data = make_synthetic(settings)
-    dataset = AuditDataset(
-        ids=data.ids,
-        labels=data.labels,
-        classes=data.classes,
-        image=data.image,
-        text=data.text,
-        split=data.split,
-    )
+    dataset = data.to_dataset()
     provenance = make_provenance(
         "synth", settings=asdict(settings), classes=data.classes, seed=settings.seed
     )

@@ -363,15 +363,7 @@ def demo(
     with cleanlab. Nothing is downloaded."""
     configure_logging(quiet)
     protocol, rate = DEMO_NOISE
-    synthetic = make_synthetic(SynthSettings(n_rows=rows, seed=seed))
-    clean = AuditDataset(
-        ids=synthetic.ids,
-        labels=synthetic.labels,
-        classes=synthetic.classes,
-        image=synthetic.image,
-        text=synthetic.text,
-        split=synthetic.split,
-    )
+    clean = make_synthetic(SynthSettings(n_rows=rows, seed=seed)).to_dataset()
     table: pa.Table = dataset_to_table(clean)
     noisy_table, result = inject_into_table(table, clean, protocol=protocol, rate=rate, seed=seed)
     data_path = out / "data.parquet"

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from auditor.dataset import AuditDataset, DataError
-from auditor.noise import inject_noise
+from auditor.inject import with_noise
 from auditor.scan import FUSED, ScanSettings, run_scan, write_scan
 from auditor.synth import SynthSettings, make_synthetic
 
@@ -17,18 +17,8 @@ SETTINGS = ScanSettings(epochs=4, seed=0)
 
 
 def noisy_dataset(rows: int = 1600, rate: float = 0.4, seed: int = 3) -> AuditDataset:
-    data = make_synthetic(SynthSettings(n_rows=rows, n_classes=10, seed=seed))
-    noise = inject_noise(data.labels, data.split == "train", "pairflip", rate, seed)
-    return AuditDataset(
-        ids=data.ids,
-        labels=noise.noisy_labels,
-        classes=data.classes,
-        image=data.image,
-        text=data.text,
-        split=data.split,
-        clean_labels=noise.clean_labels,
-        source="synthetic",
-    )
+    clean = make_synthetic(SynthSettings(n_rows=rows, n_classes=10, seed=seed)).to_dataset()
+    return with_noise(clean, "pairflip", rate, seed)[0]
 
 
 @pytest.fixture(scope="module")
