@@ -29,8 +29,11 @@ from hashing.signals import (
 class NRCHSettings(HashSettings):
     """Settings of NRCH.
 
-    Reference: RMSprop lr 1e-5, wd 1e-5, batch 128, 100 epochs, 20 warm-up epochs. The CPU
-    defaults train fewer epochs with a larger step (see the field defaults).
+    Reference: RMSprop lr 1e-5, wd 1e-5, batch 128, 100 epochs, 20 warm-up epochs. CPU defaults
+    here: Adam lr 3e-4, 40 epochs, 10 warm-up + 10 ramp epochs. Measured on synthetic data
+    (4,000 train rows, 64 bits): on clean labels RMSprop 1e-4 reached mAP 0.52 / 0.55
+    (image->text / text->image), Adam 3e-4 0.56 / 0.57; at 50% pairflip 0.51 / 0.54 against
+    0.54 / 0.55.
 
     contrastive_weight : lambda in lambda L_RCH + (1 - lambda) L_quant (0.6).
     margin, shift, temperature : hard/easy negative margin, easy-negative shift, tau.

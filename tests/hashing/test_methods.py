@@ -3,6 +3,7 @@ CrossModalHasher API (signals, evidence, history, progress, codes, save/load, va
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,7 @@ class Trained:
     noisy_rows: np.ndarray
 
 
+@functools.cache
 def train_on_synthetic(method: str, mean_labels: float, epochs: int) -> Trained:
     """Fit on 2,000 synthetic train rows with 40% pairflip noise; mAP with the clean labels of
     400 query rows against the 2,000 other rows; 32 bits; seeded."""
@@ -138,8 +140,10 @@ def test_robust_methods_beat_plain_at_40_percent_noise(
     method, run = multi_label_run
     if method == "plain":
         pytest.skip("plain is the reference")
-    # measured plain: 0.414-0.419 image->text, 0.439-0.449 text->image
-    assert run.map_i2t > 0.42 and run.map_t2i > 0.45, (method, run.map_i2t, run.map_t2i)
+    plain = train_on_synthetic("plain", mean_labels=1.5, epochs=15)  # cached: trained once
+    # measured on seed 0: plain 0.42 / 0.44; rshnl 0.46 / 0.47; scbch 0.54 / 0.55; nrch 0.54 / 0.57
+    assert run.map_i2t > plain.map_i2t + 0.01, (method, run.map_i2t, plain.map_i2t)
+    assert run.map_t2i > plain.map_t2i + 0.01, (method, run.map_t2i, plain.map_t2i)
 
 
 def test_rshnl_on_single_label_data_its_home_setting() -> None:
