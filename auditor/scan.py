@@ -298,10 +298,10 @@ def compare_with_truth(
     metrics[FUSED]["flag"] = flag_report(scan.truth_rows, scan.is_issue)
     for name, spec in scan.specs.items():
         suspicion = suspicion_rank(scan.signals[name], spec.direction)
+        # Fused detectors are judged on their calibrated cells, others on their raw evidence.
         presence = scan.detector_presence.get(spec.detector)
         if presence is None and spec.detector in outputs:
-            raw = outputs[spec.detector].presence
-            presence = None if raw is None else raw
+            presence = outputs[spec.detector].presence
         if presence is not None:
             metrics[name] = detection_report(
                 scan.truth_rows,
