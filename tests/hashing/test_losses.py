@@ -81,13 +81,25 @@ def test_robust_contrastive_direction_hand_computed() -> None:
     assert cooler.item() == pytest.approx((row0_cool + row1_cool + row2_cool) / 3, rel=1e-6)
 
 
-def test_pairs_sharing_a_label_are_neither_pulled_nor_pushed() -> None:
+@pytest.mark.parametrize("shared_pairs", ["excluded", "constant"])
+def test_pairs_sharing_a_label_are_neither_pulled_nor_pushed(shared_pairs: str) -> None:
     similarity = T([[0.9, 0.8, 0.1], [0.2, 0.5, 0.4], [0.0, -0.3, -0.2]]).requires_grad_()
     shared = torch.zeros(3, 3, dtype=torch.bool)
     shared[0, 1] = shared[1, 0] = True
-    value = losses.robust_contrastive_direction(similarity, shared, 0.2, 1.0, 1.0)
-    row0 = -0.9 + math.log(math.exp(0.0) + math.exp(-0.9)) + 0.2  # the shared pair's logit is 0
-    row1 = -0.5 + math.log(math.exp(0.0) + math.exp(0.4)) + 0.2
+    value = losses.robust_contrastive_direction(
+        similarity,
+        shared,
+        0.2,
+        1.0,
+        1.0,
+        shared_pairs=shared_pairs,  # type: ignore[arg-type]
+    )
+    if shared_pairs == "excluded":  # the shared pair leaves the sum
+        row0 = -0.9 + math.log(math.exp(-0.9)) + 0.2
+        row1 = -0.5 + math.log(math.exp(0.4)) + 0.2
+    else:  # the shared pair's logit is fixed at 0
+        row0 = -0.9 + math.log(math.exp(0.0) + math.exp(-0.9)) + 0.2
+        row1 = -0.5 + math.log(math.exp(0.0) + math.exp(0.4)) + 0.2
     row2 = 0.2 + math.log(math.exp(0.0) + math.exp(-0.3)) + 0.2
     assert value.item() == pytest.approx((row0 + row1 + row2) / 3, rel=1e-6)
     value.backward()
@@ -95,6 +107,28 @@ def test_pairs_sharing_a_label_are_neither_pulled_nor_pushed() -> None:
     assert similarity.grad[0, 1].item() == 0.0 and similarity.grad[1, 0].item() == 0.0
     assert similarity.grad[0, 2].item() > 0.0  # a non-shared negative is pushed down
     assert similarity.grad[0, 0].item() < 0.0  # the homologous pair is pulled up
+
+
+def test_an_anchor_without_negatives_only_pulls_its_homologous_pair() -> None:
+    similarity = T([[0.9, 0.8], [0.2, 0.5]]).requires_grad_()
+    shared = torch.ones(2, 2, dtype=torch.bool)
+    value = losses.robust_contrastive_direction(similarity, shared, 0.2, 1.0, 1.0)
+    assert value.item() == pytest.approx(((-0.9 + 0.2) + (-0.5 + 0.2)) / 2, rel=1e-6)
+    value.backward()
+    assert similarity.grad is not None
+    torch.testing.assert_close(similarity.grad, T([[-0.5, 0.0], [0.0, -0.5]]))
+
+
+def test_unknown_shared_pair_rule_is_refused() -> None:
+    with pytest.raises(ValueError, match="shared_pairs"):
+        losses.robust_contrastive_direction(
+            T([[0.9, 0.8], [0.2, 0.5]]),
+            torch.zeros(2, 2, dtype=torch.bool),
+            0.2,
+            1.0,
+            1.0,
+            shared_pairs="ignored",  # type: ignore[arg-type]
+        )
 
 
 def test_robust_contrastive_loss_uses_the_column_matrix_for_text_anchors() -> None:
