@@ -47,6 +47,7 @@ def test_scan_json_summary_and_files(noisy_file: Path, tmp_path: Path) -> None:
     assert sorted(p.name for p in out.iterdir()) == [
         "audit.parquet",
         "label_issues.parquet",
+        "report.html",
         "summary.json",
     ]
 
