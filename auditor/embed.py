@@ -13,6 +13,11 @@ column. Work happens in three steps:
 3. :func:`embed_file` writes the input columns plus ``image_embedding`` and ``text_embedding``
    (fixed_size_list<float32>) atomically with provenance, and under ``skip_bad`` a rejects file
    (row, id, column, reason) beside it. No row ever disappears silently.
+
+Under ``torchrun`` (a ``torch.distributed`` process group of W ranks) every rank plans the whole
+table (the cheap pass), rank 0's view of the cache decides which distinct contents need
+encoding, and rank r encodes the r-th contiguous shard of them; the vectors go to rank 0, which
+assembles and writes the output alone. Each rank writes the vectors it encoded to the cache.
 """
 
 from __future__ import annotations
@@ -40,6 +45,13 @@ from auditor.io import (
     refuse_overwriting_input,
     schema_classes,
     write_table_atomic,
+)
+from hashing.distributed import (
+    all_gather_objects,
+    broadcast_object,
+    gather_objects_to_main,
+    shard_bounds,
+    world,
 )
 
 logger = logging.getLogger(__name__)
@@ -496,8 +508,12 @@ def run_embedding(
     skip_bad: bool = False,
     cache: EmbeddingCache | None = None,
     progress: EmbedProgress | None = None,
-) -> EmbedResult:
-    """Encode every distinct image and text of the plan's good rows (cache first) and assemble."""
+) -> EmbedResult | None:
+    """Encode every distinct image and text of the plan's good rows (cache first) and assemble.
+
+    In a distributed run every rank calls this with the same plan and encodes its shard of the
+    contents (see the module docstring); rank 0 returns the result, the other ranks None.
+    """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     progress = progress or _NoProgress()
@@ -512,6 +528,7 @@ def run_embedding(
                     plan.problems.append(Problem(row, columns.image, str(bad)))
                 yield None
 
+    known_problems = len(plan.problems)
     image_vectors, image_counts = _encode_distinct(
         IMAGE,
         keys_by_row=plan.image_keys,
@@ -523,6 +540,9 @@ def run_embedding(
         cache=cache,
         progress=progress,
     )
+    # images found corrupt while decoding were found by the rank that decoded them
+    found = all_gather_objects(plan.problems[known_problems:])
+    plan.problems[known_problems:] = [problem for part in found for problem in part]
     if plan.problems and not skip_bad:
         raise bad_rows_error(plan.problems, file=plan.source)
 
@@ -547,6 +567,8 @@ def run_embedding(
             f"no rows left: all {plan.n_rows} rows were rejected (see the rejects file)",
             file=plan.source,
         )
+    if not world().is_main:
+        return None
     kept = np.array(good_rows, dtype=np.int64)
     image_matrix = np.stack([image_vectors[str(plan.image_keys[row])] for row in good_rows])
     text_matrix = np.stack([text_vectors[str(plan.text_keys[row])] for row in good_rows])
@@ -583,6 +605,10 @@ def _encode_distinct(
 
     ``load(keys, rows_of_key)`` yields one input per key, or None for an input that turned out
     bad (it records the problem itself); those keys get no vector.
+
+    Distributed: rank 0's cache hits decide the keys to encode, each rank encodes its contiguous
+    shard of them, and rank 0 returns every vector and the total counts (the other ranks return
+    their own shard's).
     """
     rows_of_key: dict[str, list[int]] = {}
     for row in good_rows:
@@ -590,9 +616,13 @@ def _encode_distinct(
         assert key is not None
         rows_of_key.setdefault(key, []).append(row)
     distinct = list(rows_of_key)
-    vectors = cache.lookup(modality, distinct, dim) if cache is not None else {}
-    cached = len(vectors)
-    missing = [key for key in distinct if key not in vectors]
+    info = world()
+    vectors = cache.lookup(modality, distinct, dim) if cache is not None and info.is_main else {}
+    # one list for every rank: the cache may change under the other ranks' feet
+    missing = broadcast_object([key for key in distinct if key not in vectors])
+    cached = len(distinct) - len(missing)
+    start, stop = shard_bounds(len(missing), info.rank, info.world_size)
+    missing = missing[start:stop]
     task = f"encoding {modality}s"
     progress.start(task, len(missing))
     pending_keys: list[str] = []
@@ -616,9 +646,16 @@ def _encode_distinct(
         if cache is not None and len(pending_keys) >= CACHE_FLUSH_EVERY:
             cache.store(modality, pending_keys, np.concatenate(pending_vectors))
             pending_keys, pending_vectors = [], []
-    seconds = time.perf_counter() - started
     if cache is not None and pending_keys:
         cache.store(modality, pending_keys, np.concatenate(pending_vectors))
+    if info.is_distributed:
+        mine = {key: vectors[key] for key in missing if key in vectors}
+        shards = gather_objects_to_main((mine, encoded))
+        if shards is not None:
+            for shard_vectors, shard_encoded in shards[1:]:
+                vectors.update(shard_vectors)
+                encoded += shard_encoded
+    seconds = time.perf_counter() - started
     counts = ModalityCounts(
         rows=len(good_rows), distinct=len(distinct), cached=cached, encoded=encoded, seconds=seconds
     )
@@ -668,8 +705,9 @@ def embed_table(
     skip_bad: bool = False,
     cache: EmbeddingCache | None = None,
     progress: EmbedProgress | None = None,
-) -> EmbedResult:
-    """Plan and run in one call, for library users who already hold an encoder."""
+) -> EmbedResult | None:
+    """Plan and run in one call, for library users who already hold an encoder (None on ranks
+    other than 0 of a distributed run, see ``run_embedding``)."""
     plan = plan_embedding(
         table, columns=columns, base_dir=base_dir, source=source, skip_bad=skip_bad,
         progress=progress,
@@ -769,7 +807,8 @@ def embed_file(
     if plan.problems:
         logger.info("%d rows will be rejected (see %s)", len(plan.bad_rows()), rejects_path)
     if encoder is None:
-        spec = resolve_spec(settings.encoder)
+        # rank 0 resolves "auto" so that every rank of a distributed run loads the same encoder
+        spec = broadcast_object(resolve_spec(settings.encoder) if world().is_main else None)
         if spec != settings.encoder:
             logger.info("encoder %s resolved to %s", settings.encoder, spec)
         encoder = make_encoder(spec, device=settings.device, bf16=settings.bf16, seed=settings.seed)
@@ -790,6 +829,26 @@ def embed_file(
         cache=cache,
         progress=progress,
     )
+    report = None
+    if result is not None:
+        report = _write_embedding(result, plan, data, out, rejects_path, settings, columns, encoder)
+    # rank 0 sends its report once the files exist, so every rank returns after the writing
+    written: EmbedReport = broadcast_object(report)
+    return written
+
+
+def _write_embedding(
+    result: EmbedResult,
+    plan: EmbeddingPlan,
+    data: Path,
+    out: Path,
+    rejects_path: Path | None,
+    settings: EmbedSettings,
+    columns: ColumnNames,
+    encoder: Encoder,
+) -> EmbedReport:
+    """Write OUT (and the rejects file) with provenance; the report of what was written."""
+    description = encoder.describe()
     # the spec actually used ("auto" resolved, or the given encoder's), and what was asked for
     settings_record = {
         **asdict(settings),
@@ -800,7 +859,7 @@ def embed_file(
     provenance = make_provenance(
         "embed",
         settings=settings_record,
-        classes=schema_classes(table.schema) or [],
+        classes=schema_classes(plan.table.schema) or [],
         seed=settings.seed,
         input_path=data,
         encoder=description,

@@ -78,6 +78,29 @@ def evaluate_retrieval(hasher: CrossModalHasher, dataset: AuditDataset) -> Retri
     )
 
 
+def fit_hasher(
+    dataset: AuditDataset,
+    method: str,
+    *,
+    bits: int = 64,
+    seed: int = 0,
+    epochs: int | None = None,
+    device: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> tuple[CrossModalHasher, float]:
+    """Train ``method`` on the train rows' given labels; return it and the training wall time
+    in seconds. In a distributed run every rank calls this (training is data-parallel)."""
+    check_trainable(dataset)
+    assert dataset.image is not None and dataset.text is not None
+    overrides = {} if epochs is None else {"epochs": epochs}
+    settings = default_settings(method, **overrides)
+    hasher = CrossModalHasher(settings, bits=bits, seed=seed, device=device)
+    train = dataset.train_mask
+    started = time.perf_counter()
+    hasher.fit(dataset.image[train], dataset.text[train], dataset.labels[train], progress=progress)
+    return hasher, time.perf_counter() - started
+
+
 def train_hasher(
     dataset: AuditDataset,
     method: str,
@@ -90,15 +113,9 @@ def train_hasher(
 ) -> tuple[CrossModalHasher, RetrievalScores, float]:
     """Train ``method`` on the train rows' given labels; return it, its retrieval scores and
     the training wall time in seconds."""
-    check_trainable(dataset)
-    assert dataset.image is not None and dataset.text is not None
-    overrides = {} if epochs is None else {"epochs": epochs}
-    settings = default_settings(method, **overrides)
-    hasher = CrossModalHasher(settings, bits=bits, seed=seed, device=device)
-    train = dataset.train_mask
-    started = time.perf_counter()
-    hasher.fit(dataset.image[train], dataset.text[train], dataset.labels[train], progress=progress)
-    seconds = time.perf_counter() - started
+    hasher, seconds = fit_hasher(
+        dataset, method, bits=bits, seed=seed, epochs=epochs, device=device, progress=progress
+    )
     return hasher, evaluate_retrieval(hasher, dataset), seconds
 
 

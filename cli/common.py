@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import json
 import logging
+import os
 import sys
 import tomllib
 from collections.abc import Callable, Iterator
@@ -97,7 +98,11 @@ def handle_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except DataError as error:
-            status_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            # under torchrun every rank meets the same bad input: rank 0 alone says so
+            if os.environ.get("RANK", "0") == "0":
+                status_console.print(
+                    f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True
+                )
             raise typer.Exit(2) from None
         except (typer.Exit, TyperException):
             raise  # typer's own exits and usage errors (exit code 2) pass through

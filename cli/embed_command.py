@@ -38,6 +38,8 @@ from cli.common import (
     status_console,
 )
 from cli.common import TextColumn as TextEmbeddingColumn
+from cli.launch import NprocOption, relaunch_if_asked
+from hashing.distributed import distributed_from_env
 
 ENCODER_HELP = (
     f"'{OFFLINE_SPEC}': EfficientNet-Lite0 (1280-d) + all-MiniLM-L6-v2 (384-d), weights from "
@@ -123,6 +125,7 @@ def _describe(report: EmbedReport) -> str:
 
 @handle_errors
 def embed(
+    ctx: typer.Context,
     data: Annotated[
         Path, typer.Argument(help="Dataset Parquet file with raw image and text columns.")
     ],
@@ -191,6 +194,7 @@ def embed(
     ] = None,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
+    nproc: NprocOption = 1,
 ) -> None:
     """Add image_embedding and text_embedding columns computed from raw images and texts."""
     configure_logging(quiet)
@@ -215,8 +219,17 @@ def embed(
         image_embedding=image_embedding_column,
         text_embedding=text_embedding_column,
     )
-    with RichEmbedProgress(quiet) as progress:
-        report = embed_file(data, out, settings, columns=columns, progress=progress)
+    relaunch_if_asked(ctx, nproc)
+    device = None if settings.device == "auto" else settings.device
+    with distributed_from_env(device) as world:
+        # under torchrun each rank encodes its shard; rank 0 alone writes and prints
+        if not world.is_main:
+            quiet = True
+            configure_logging(quiet)
+        with RichEmbedProgress(quiet) as progress:
+            report = embed_file(data, out, settings, columns=columns, progress=progress)
+    if not world.is_main:
+        return
     if json_output:
         emit_json(report.summary())
     else:

@@ -28,7 +28,8 @@ from auditor.io import (
     read_table,
     write_table_atomic,
 )
-from auditor.scan import FUSED, ScanResult, ScanSettings, run_scan, write_scan
+from auditor.report import REPORT_FILE
+from auditor.scan import FUSED, ScanResult, ScanSettings, run_scan, train_scan_hashers, write_scan
 from auditor.signals import HASHER_DETECTORS
 from auditor.synth import SynthSettings, make_synthetic
 from cli.common import (
@@ -52,6 +53,8 @@ from cli.common import (
     status_console,
 )
 from cli.embed_command import RichEmbedProgress
+from cli.launch import NprocOption, relaunch_if_asked
+from hashing.distributed import distributed_from_env
 from hashing.hasher import ProgressCallback
 
 TOP_SUSPECTS = 15
@@ -194,7 +197,7 @@ def render_scan(scan: ScanResult, summary: dict[str, Any], out: Path) -> None:
         result_console.print(comparison)
     times = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in scan.timings.items())
     result_console.print(f"time per stage: {times}", highlight=False)
-    result_console.print(f"outputs in {out}/", highlight=False)
+    result_console.print(f"outputs in {out}/, the report in {out / REPORT_FILE}", highlight=False)
 
 
 def scan_and_report(
@@ -271,6 +274,7 @@ def _methods(value: str | None) -> tuple[str, ...] | None:
 
 @handle_errors
 def scan(
+    ctx: typer.Context,
     data: Annotated[Path, typer.Argument(help="Dataset Parquet file (never modified).")],
     out: Annotated[
         Path | None, typer.Option("-o", "--out", help="Output folder (default: DATA-stem.audit/).")
@@ -306,6 +310,7 @@ def scan(
     clean_column: CleanColumn = "clean_labels",
     json_output: JsonOption = False,
     quiet: QuietOption = False,
+    nproc: NprocOption = 1,
 ) -> None:
     """Train the hashers, collect their signals, rank the suspect labels, compare with cleanlab
     (and the truth when known); write audit.parquet, label_issues.parquet and summary.json."""
@@ -321,27 +326,38 @@ def scan(
             "seed": seed,
         },
     )
-    columns = column_names(
-        id_column, labels_column, image_column, text_column, split_column, clean_column
-    )
-    data = embed_first_if_raw(data, columns, encoder, skip_bad, quiet)
-    dataset = read_dataset(
-        data,
-        columns=columns,
-        classes=parse_classes(classes),
-        min_train_rows=settings.min_train_rows,
-    )
-    truth_labels = read_truth(truth, dataset, columns) if truth is not None else None
-    if out is None:
-        out = data.with_name(f"{data.stem}.audit")
-    status(
-        f"scanning {dataset.train_mask.sum()} train rows of {data} with "
-        f"{', '.join([*settings.methods, *settings.baselines])}",
-        quiet,
-    )
-    scan_and_report(
-        dataset, settings, out, truth=truth_labels, json_output=json_output, quiet=quiet
-    )
+    relaunch_if_asked(ctx, nproc)
+    with distributed_from_env(settings.device) as world:
+        # Under torchrun every rank reads and checks the data and trains its shard of the
+        # hashers; rank 0 alone runs the baselines, fusion, writing and printing.
+        if not world.is_main:
+            quiet = True
+            configure_logging(quiet)
+        columns = column_names(
+            id_column, labels_column, image_column, text_column, split_column, clean_column
+        )
+        data = embed_first_if_raw(data, columns, encoder, skip_bad, quiet)
+        dataset = read_dataset(
+            data,
+            columns=columns,
+            classes=parse_classes(classes),
+            min_train_rows=settings.min_train_rows,
+        )
+        truth_labels = read_truth(truth, dataset, columns) if truth is not None else None
+        if not world.is_main:
+            train_scan_hashers(dataset, settings)
+            return
+        if out is None:
+            out = data.with_name(f"{data.stem}.audit")
+        status(
+            f"scanning {dataset.train_mask.sum()} train rows of {data} with "
+            f"{', '.join([*settings.methods, *settings.baselines])}"
+            + (f" ({world.world_size} processes)" if world.is_distributed else ""),
+            quiet,
+        )
+        scan_and_report(
+            dataset, settings, out, truth=truth_labels, json_output=json_output, quiet=quiet
+        )
 
 
 # The demo's data: small enough for a couple of minutes on 2 CPU cores, large enough to show it.

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from auditor.io import atomic_output_dir, make_provenance, read_dataset, write_json_atomic
-from auditor.train import random_ranking_map, train_hasher
+from auditor.train import fit_hasher, random_ranking_map, train_hasher
 from cli.common import (
     ClassesOption,
     CleanColumn,
@@ -28,6 +28,8 @@ from cli.common import (
     parse_classes,
     result_console,
 )
+from cli.launch import NprocOption, relaunch_if_asked
+from hashing.distributed import distributed_from_env
 from hashing.hasher import MAX_BITS, MIN_BITS
 from hashing.methods import METHODS, default_settings
 
@@ -37,6 +39,7 @@ METRICS_FILE = "metrics.json"
 
 @handle_errors
 def train(
+    ctx: typer.Context,
     data: Annotated[Path, typer.Argument(help="Dataset Parquet file with embeddings.")],
     method: Annotated[
         str, typer.Option("--method", help=f"Hashing method: {' | '.join(METHODS)}.")
@@ -62,6 +65,7 @@ def train(
     clean_column: CleanColumn = "clean_labels",
     json_output: JsonOption = False,
     quiet: QuietOption = False,
+    nproc: NprocOption = 1,
 ) -> None:
     """Train one hasher on the train rows' labels; report mAP image->text and text->image
     (query rows against train + database rows; relevance from clean_labels when present)."""
@@ -78,14 +82,29 @@ def train(
         raise typer.BadParameter(f"must be at least 1, got {epochs}", param_hint="--epochs")
     if out is None:
         out = data.with_name(f"{data.stem}.train-{method}-{bits}")
-    columns = column_names(
-        id_column, labels_column, image_column, text_column, split_column, clean_column
-    )
-    dataset = read_dataset(data, columns=columns, classes=parse_classes(classes))
-    with epoch_progress(f"training {method} ({bits} bits)", quiet) as progress:
-        hasher, scores, seconds = train_hasher(
-            dataset, method, bits=bits, seed=seed, epochs=epochs, device=device, progress=progress
+    relaunch_if_asked(ctx, nproc)
+    with distributed_from_env(device) as world:
+        # under torchrun every rank trains its shard; rank 0 alone evaluates, writes and prints
+        if not world.is_main:
+            configure_logging(quiet=True)
+        columns = column_names(
+            id_column, labels_column, image_column, text_column, split_column, clean_column
         )
+        dataset = read_dataset(data, columns=columns, classes=parse_classes(classes))
+        if not world.is_main:
+            fit_hasher(dataset, method, bits=bits, seed=seed, epochs=epochs, device=device)
+            return
+        with epoch_progress(f"training {method} ({bits} bits)", quiet) as progress:
+            hasher, scores, seconds = train_hasher(
+                dataset,
+                method,
+                bits=bits,
+                seed=seed,
+                epochs=epochs,
+                device=device,
+                progress=progress,
+            )
+        processes = world.world_size
     settings = default_settings(method, **({} if epochs is None else {"epochs": epochs}))
     metrics = {
         **scores.as_dict(),
@@ -96,6 +115,7 @@ def train(
         "train_rows": int(dataset.train_mask.sum()),
         "train_seconds": round(seconds, 3),
         "device": str(hasher.device),
+        "processes": processes,
         "provenance": make_provenance(
             "train",
             settings=settings.to_dict(),

@@ -181,6 +181,10 @@ class HashMethod(nn.Module):
         ``rows`` (B,) int64 training-row indices (for per-sample state), ``h_image``/``h_text``
         (B, K) codes, ``labels`` (B, C) float noisy labels, ``epoch`` 0-based. Returns the scalar
         loss to minimise and a dict of named scalar loss terms (tensors) for the history.
+
+        The loss must reach every parameter at every step (a zero gradient is fine, see
+        ``zero_loss``): data-parallel training (``hashing.distributed``) all-reduces every
+        parameter's gradient and waits for all of them.
         """
         raise NotImplementedError
 

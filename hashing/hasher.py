@@ -15,8 +15,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.nn.parallel import DistributedDataParallel
 
 from hashing.base import EpochRecord, HashMethod, HashSettings
+from hashing.distributed import WorldInfo, gather_rows, shard_bounds, shard_sizes, world
 from hashing.methods import default_settings, method_class, method_of_settings
 from hashing.retrieval import sign_codes
 
@@ -65,6 +67,70 @@ def encode_continuous(
     return image_codes, text_codes
 
 
+def encode_rows(
+    model: HashMethod, image: torch.Tensor, text: torch.Tensor, batch_rows: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, K), (N, K) continuous codes of all rows, like ``encode_continuous``; in a distributed
+    run each rank encodes its contiguous shard of the rows and the shards are all-gathered, so
+    every rank returns the codes of all N rows."""
+    info = world()
+    if not info.is_distributed:
+        return encode_continuous(model, image, text, batch_rows)
+    n_rows = image.shape[0]
+    start, stop = shard_bounds(n_rows, info.rank, info.world_size)
+    image_codes, text_codes = encode_continuous(
+        model, image[start:stop], text[start:stop], batch_rows
+    )
+    sizes = shard_sizes(n_rows, info.world_size)
+    return (
+        gather_rows(image_codes, sizes, with_grad=False),
+        gather_rows(text_codes, sizes, with_grad=False),
+    )
+
+
+def _global_batch_codes(
+    towers: torch.nn.Module,
+    image: torch.Tensor,
+    text: torch.Tensor,
+    rows: torch.Tensor,
+    info: WorldInfo,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, K), (B, K) codes of the global batch ``rows`` with a graph to the towers.
+
+    Alone: one forward pass. Distributed: this rank's forward pass on its contiguous shard of
+    ``rows`` through the DDP-wrapped ``towers``, then an all-gather with autograd, so the codes
+    are those of all B rows in batch order on every rank.
+    """
+    if not info.is_distributed:
+        return towers(image[rows], text[rows])
+    start, stop = shard_bounds(rows.numel(), info.rank, info.world_size)
+    local = rows[start:stop]
+    h_image, h_text = towers(image[local], text[local])
+    sizes = shard_sizes(rows.numel(), info.world_size)
+    return (
+        gather_rows(h_image, sizes, with_grad=True),
+        gather_rows(h_text, sizes, with_grad=True),
+    )
+
+
+def _wrap_data_parallel(model: HashMethod, info: WorldInfo) -> torch.nn.Module:
+    """The module the training forward passes go through: ``model`` itself alone, else a
+    ``DistributedDataParallel`` wrapper that averages every parameter's gradient over the ranks.
+
+    Parameters outside the towers (prototypes, heads, centres) enter only the loss, which every
+    rank computes on the whole batch: their gradients are equal on all ranks and the average
+    keeps them. Every parameter gets a gradient at every step, so no unused-parameter search.
+    Buffers (input scaling) are equal on all ranks once DDP has broadcast rank 0's state.
+    """
+    if not info.is_distributed:
+        return model
+    device = next(model.parameters()).device
+    device_ids = None
+    if device.type == "cuda":
+        device_ids = [device.index if device.index is not None else torch.cuda.current_device()]
+    return DistributedDataParallel(model, device_ids=device_ids, forward_sync_buffers=False)
+
+
 def train_method(
     model: HashMethod,
     image: torch.Tensor,
@@ -87,8 +153,16 @@ def train_method(
     One dict per epoch: ``epoch`` (1-based), ``loss`` and the method's loss terms (means over
     rows), ``train_seconds``, ``signal_seconds``, the method's scalar logs, and ``signals``
     (name -> (N,) float32 array of that epoch; empty for methods without signals).
+
+    In a distributed run (an initialised ``torch.distributed`` process group of W > 1 ranks,
+    e.g. under ``torchrun``) every rank calls this with the same tensors, the same seed and the
+    same ``settings.batch_size``, which stays the GLOBAL batch: each rank runs the towers on its
+    shard of every batch and of the per-epoch signal pass (see ``hashing.distributed``); the
+    returned history and the trained weights are the same on every rank and equal those of a
+    one-process run up to float rounding.
     """
     settings = model.settings
+    info = world()
     groups = model.parameter_groups()
     optimizer: torch.optim.Optimizer
     if settings.optimizer == "adam":
@@ -97,6 +171,7 @@ def train_method(
         optimizer = torch.optim.RMSprop(groups, lr=settings.lr, weight_decay=settings.weight_decay)
     model.fit_input_scaling(image, text)
     model.start_training(labels)
+    towers = _wrap_data_parallel(model, info)
     history: list[EpochRecord] = []
     for epoch in range(settings.epochs):
         started = time.perf_counter()
@@ -104,7 +179,7 @@ def train_method(
         totals: dict[str, float] = {}
         for rows_cpu in shuffled_batches(labels.shape[0], settings.batch_size, generator):
             rows = rows_cpu.to(labels.device)
-            h_image, h_text = model(image[rows], text[rows])
+            h_image, h_text = _global_batch_codes(towers, image, text, rows, info)
             loss, terms = model.batch_loss(rows, h_image, h_text, labels[rows], epoch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -118,10 +193,9 @@ def train_method(
         started = time.perf_counter()
         signals: dict[str, np.ndarray] = {}
         if model.needs_epoch_pass:
-            h_image_all, h_text_all = encode_continuous(
-                model, image, text, settings.eval_batch_size
-            )
+            h_image_all, h_text_all = encode_rows(model, image, text, settings.eval_batch_size)
             with torch.no_grad():
+                # every rank computes the same signals and per-sample state from the same codes
                 signals, logs = model.epoch_signals(epoch, h_image_all, h_text_all, labels)
             record.update(logs)
         record["signal_seconds"] = time.perf_counter() - started
@@ -227,6 +301,10 @@ class CrossModalHasher:
 
         Raises ValueError on mismatched shapes, non-finite features, non-0/1 labels, rows
         without labels or fewer than two rows.
+
+        Under ``torch.distributed`` (a process group of W > 1 ranks, e.g. ``torchrun``) every
+        rank calls ``fit`` with the same arrays and seed; training is data-parallel (see
+        ``train_method``) and every rank ends with the same model, signals and evidence.
         """
         image_array = _as_features("image", image)
         text_array = _as_features("text", text)
@@ -245,9 +323,7 @@ class CrossModalHasher:
         labels_t = torch.from_numpy(label_array).to(self.device)
         self.history_ = train_method(self.model_, image_t, text_t, labels_t, generator, progress)
         self.signals_ = self.model_.final_signals(self.history_)
-        h_image, h_text = encode_continuous(
-            self.model_, image_t, text_t, self.settings.eval_batch_size
-        )
+        h_image, h_text = encode_rows(self.model_, image_t, text_t, self.settings.eval_batch_size)
         with torch.no_grad():
             self.label_evidence_ = self.model_.label_evidence(h_image, h_text, labels_t)
         self.evidence_high_means_present_ = self.model_.evidence_high_means_present
