@@ -11,6 +11,7 @@ from auditor.fusion import (
     estimate_noise_rate,
     flag_top,
     fuse_rows,
+    stack_presence,
     suggest_changes,
     suspicion_rank,
 )
@@ -82,3 +83,30 @@ def test_suggestions_only_in_flagged_rows_and_never_empty() -> None:
     assert not remove[2].any() and not add[2].any()  # not flagged
     suggested = (labels.astype(bool) & ~remove) | add
     assert suggested.any(axis=1).all()
+
+
+def test_stacking_weights_the_informative_detector_and_never_goes_negative() -> None:
+    rng = np.random.default_rng(0)
+    truth = rng.random((3000, 4)) < 0.3
+    given = truth.copy()
+    flipped = rng.random(truth.shape) < 0.1  # 10 % of the cells are wrong
+    given[flipped] = ~given[flipped]
+    informative = np.where(truth, 0.8, 0.2) + rng.normal(scale=0.05, size=truth.shape)
+    useless = rng.random(truth.shape)
+    contrary = 1.0 - informative  # would need a negative weight
+    calibrated = [np.clip(m, 0.01, 0.99) for m in (informative, useless, contrary)]
+    presence, weights, _ = stack_presence(calibrated, given)
+    assert weights[0] > 1.0 and weights[1] < 0.05 and weights[2] == 0.0
+    # the stack finds the flipped cells at least as well as the informative detector alone
+    errors = np.where(given, 1 - presence, presence)
+    alone = np.where(given, 1 - calibrated[0], calibrated[0])
+    assert auroc(flipped.ravel(), errors.ravel()) >= auroc(flipped.ravel(), alone.ravel()) - 1e-9
+    assert auroc(flipped.ravel(), errors.ravel()) > 0.95
+
+
+def test_suggestions_change_at_most_one_given_and_one_absent_cell_per_row() -> None:
+    labels = np.array([[1, 1, 1, 0, 0, 0]], dtype=np.uint8)
+    presence = np.array([[0.05, 0.1, 0.9, 0.95, 0.8, 0.1]])
+    remove, add = suggest_changes(labels, presence, np.array([True]))
+    assert remove[0].tolist() == [True, False, False, False, False, False]  # the least present
+    assert add[0].tolist() == [False, False, False, True, False, False]  # the most present
