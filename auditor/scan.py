@@ -1,8 +1,9 @@
 """The scan pipeline: validate → train the hashers → baselines → fuse → decide → compare → write.
 
 Library first: :func:`run_scan` works on an :class:`AuditDataset` and returns a
-:class:`ScanResult`; :func:`write_scan` writes ``audit.parquet``, ``label_issues.parquet`` and
-``summary.json`` into a folder atomically. The CLI (``audit scan``) is a thin layer on top.
+:class:`ScanResult`; :func:`write_scan` writes ``audit.parquet``, ``label_issues.parquet``,
+``summary.json`` and ``report.html`` (:mod:`auditor.report`) into a folder atomically. The CLI
+(``audit scan``) is a thin layer on top.
 """
 
 from __future__ import annotations
@@ -133,7 +134,8 @@ class ScanResult:
     signals : name -> (N,) raw signal values; specs : the SignalSpec of each signal.
     label_quality : (N,) fused quality in [0, 1], lower = more suspect.
     rank : (N,) int, 1 = most suspect; is_issue : (N,) bool.
-    presence : (N, C) fused presence probability; detector_presence : name -> (N, C) calibrated.
+    presence : (N, C) fused presence probability; detector_presence : name -> (N, C) calibrated;
+    presence_weights : name -> the detector's weight in the stacked presence.
     remove, add : (N, C) bool suggestions; estimated_noise_rate : float.
     truth_rows : (N,) bool or None; truth_cells : (N, C) bool or None.
     metrics : signal -> detection metrics (with truth); timings : stage -> seconds.
@@ -156,6 +158,7 @@ class ScanResult:
     truth_cells: np.ndarray | None
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    presence_weights: dict[str, float] = field(default_factory=dict)
 
     @property
     def suggested(self) -> np.ndarray:
@@ -172,6 +175,41 @@ class ScanResult:
         return [names[index] for index in ranks.argmax(axis=1)]
 
 
+def scan_input(dataset: AuditDataset, settings: ScanSettings) -> DetectorInput:
+    """What every detector of a scan sees: the train rows; DataError when they cannot be
+    scanned (no embeddings, fewer than ``settings.min_train_rows``)."""
+    if dataset.image is None or dataset.text is None:
+        raise DataError("no embeddings: run `audit embed` first", file=dataset.source)
+    scope = dataset.train_mask
+    n_rows = int(scope.sum())
+    if n_rows < settings.min_train_rows:
+        raise DataError(
+            f"too few rows: {n_rows} train rows, the scan needs at least {settings.min_train_rows}",
+            file=dataset.source,
+        )
+    return DetectorInput(
+        image=dataset.image[scope],
+        text=dataset.text[scope],
+        labels=dataset.labels[scope],
+        seed=settings.seed,
+        device=settings.device,
+        epochs={} if settings.epochs is None else dict.fromkeys(settings.methods, settings.epochs),
+        bits=settings.bits,
+    )
+
+
+def train_scan_hashers(dataset: AuditDataset, settings: ScanSettings) -> None:
+    """A rank other than 0 of a distributed scan (``torchrun``): take part in training the
+    scan's hashers, in ``run_scan``'s order, and stop.
+
+    Training is the scan's only data-parallel stage. Rank 0 runs ``run_scan`` as usual (its
+    hashers train together with this rank), then the baselines, fusion and writing alone: those
+    are cheap next to training and gain nothing from more processes, so the other ranks skip
+    them and exit instead of waiting at a barrier.
+    """
+    run_detectors(list(settings.methods), scan_input(dataset, settings))
+
+
 def run_scan(
     dataset: AuditDataset,
     settings: ScanSettings = ScanSettings(),  # noqa: B008 - frozen, never mutated
@@ -186,26 +224,10 @@ def run_scan(
     truth : (N_dataset, C) clean labels overriding ``dataset.clean_labels`` (``--truth``).
     progress_for : detector name -> progress callback (epochs for hashers, one step otherwise).
     """
-    if dataset.image is None or dataset.text is None:
-        raise DataError("no embeddings: run `audit embed` first", file=dataset.source)
+    data = scan_input(dataset, settings)
     scope = dataset.train_mask
-    n_rows = int(scope.sum())
-    if n_rows < settings.min_train_rows:
-        raise DataError(
-            f"too few rows: {n_rows} train rows, the scan needs at least {settings.min_train_rows}",
-            file=dataset.source,
-        )
-    labels = dataset.labels[scope]
+    labels = data.labels
     clean = truth if truth is not None else dataset.clean_labels
-    data = DetectorInput(
-        image=dataset.image[scope],
-        text=dataset.text[scope],
-        labels=labels,
-        seed=settings.seed,
-        device=settings.device,
-        epochs={} if settings.epochs is None else dict.fromkeys(settings.methods, settings.epochs),
-        bits=settings.bits,
-    )
     names = [*settings.methods, *settings.baselines]
     timings: dict[str, float] = {}
     outputs = run_detectors(names, data, progress_for)
@@ -247,7 +269,7 @@ def fuse_outputs(
     evidence = {
         name: outputs[name].presence for name in fused_names if outputs[name].presence is not None
     }
-    presence, detector_presence = fuse_presence(
+    presence, detector_presence, stacking_weights = fuse_presence(
         {name: matrix for name, matrix in evidence.items() if matrix is not None}, labels
     )
     signals[CELL_SIGNAL] = cell_row_score(labels, presence)
@@ -275,6 +297,7 @@ def fuse_outputs(
         "is_issue": is_issue,
         "presence": presence,
         "detector_presence": detector_presence,
+        "presence_weights": stacking_weights,
         "remove": remove,
         "add": add,
         "estimated_noise_rate": estimated,
@@ -408,6 +431,7 @@ def scan_summary(scan: ScanResult, settings: ScanSettings, source: str | None) -
             name: {"direction": spec.direction, "detector": spec.detector, "meaning": spec.meaning}
             for name, spec in scan.specs.items()
         },
+        "presence_weights": {name: round(w, 6) for name, w in scan.presence_weights.items()},
         "timings_seconds": scan.timings,
         "settings": settings.as_dict(),
         "versions": package_versions(),
@@ -427,8 +451,15 @@ def write_scan(
     *,
     source: str | None,
     extra_files: Callable[[Path], None] | None = None,
+    report: bool = True,
 ) -> dict[str, Any]:
-    """Write the scan's outputs into the folder ``out`` atomically; return the summary."""
+    """Write the scan's outputs into the folder ``out`` atomically; return the summary.
+
+    With ``report`` (default) ``report.html`` is built inside the folder before it is renamed
+    into place, so a failed report leaves no folder either.
+    """
+    from auditor.report import build_report  # the report reads this module's names
+
     provenance = make_provenance(
         "scan",
         settings=settings.as_dict(),
@@ -446,4 +477,6 @@ def write_scan(
         write_json_atomic(summary, folder / SUMMARY_FILE)
         if extra_files is not None:
             extra_files(folder)
+        if report:
+            build_report(folder, data=source)
     return summary

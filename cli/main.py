@@ -22,6 +22,8 @@ from auditor.io import (
 )
 from auditor.noise import PROTOCOLS
 from auditor.synth import SynthSettings, make_synthetic
+from cli.bench_command import bench
+from cli.clean_command import clean
 from cli.common import (
     ClassesOption,
     CleanColumn,
@@ -42,6 +44,7 @@ from cli.common import (
     status,
 )
 from cli.embed_command import embed
+from cli.report_command import report
 from cli.scan_command import demo, scan
 from cli.train_command import train
 
@@ -61,6 +64,9 @@ app.command("train")(train)
 app.command("embed")(embed)
 app.command("scan")(scan)
 app.command("demo")(demo)
+app.command("clean")(clean)
+app.command("bench")(bench)
+app.command("report")(report)
 
 
 def _dataset_summary(
