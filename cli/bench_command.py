@@ -39,7 +39,7 @@ from cli.common import (
     result_console,
     status,
 )
-from cli.scan_command import _methods as scan_methods_option
+from cli.scan_command import parse_methods as scan_methods_option
 from cli.scan_command import stage_progress
 
 MIN_GAP = 0.005

@@ -257,7 +257,8 @@ NoiseRateOption = Annotated[
 ]
 
 
-def _methods(value: str | None) -> tuple[str, ...] | None:
+def parse_methods(value: str | None) -> tuple[str, ...] | None:
+    """`--methods` text -> hasher names (None: the default; "none": baselines only)."""
     if value is None:
         return None
     if value.strip().lower() == "none":
@@ -318,7 +319,7 @@ def scan(
     settings = _settings(
         config,
         {
-            "methods": _methods(methods),
+            "methods": parse_methods(methods),
             "bits": bits,
             "epochs": epochs,
             "noise_rate": noise_rate,
