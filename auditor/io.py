@@ -84,8 +84,13 @@ def read_dataset(
         schema metadata has no ``classes`` entry.
     require_embeddings : when False, the embedding columns may be absent (raw data for ``embed``).
     min_train_rows : fewer rows in the audit scope is an error ("too few rows for the settings").
+
+    Only the columns the dataset is built from are read (Parquet is columnar): raw ``image``
+    bytes, ``text`` and any other columns stay on disk.
     """
-    table = read_table(path)
+    file_columns = read_schema(path).names
+    wanted = [name for name in dataset_columns(columns) if name in file_columns]
+    table = read_table(path, columns=wanted or None)
     return dataset_from_table(
         table,
         source=str(path),
@@ -93,7 +98,22 @@ def read_dataset(
         classes=classes,
         require_embeddings=require_embeddings,
         min_train_rows=min_train_rows,
+        file_columns=file_columns,
     )
+
+
+def dataset_columns(columns: ColumnNames = DEFAULT_COLUMNS) -> list[str]:
+    """The columns an AuditDataset is built from, in the data contract's order (no raw
+    ``image`` / ``text``)."""
+    names = (
+        columns.id,
+        columns.labels,
+        columns.image_embedding,
+        columns.text_embedding,
+        columns.split,
+        columns.clean_labels,
+    )
+    return list(dict.fromkeys(names))
 
 
 def dataset_from_table(
@@ -104,11 +124,16 @@ def dataset_from_table(
     classes: Sequence[str] | None = None,
     require_embeddings: bool = True,
     min_train_rows: int = 1,
+    file_columns: Sequence[str] | None = None,
 ) -> AuditDataset:
-    """Validate an Arrow table against the data contract and convert it to an AuditDataset."""
+    """Validate an Arrow table against the data contract and convert it to an AuditDataset.
+
+    ``file_columns``: every column of the file, named in the error for a missing column when
+    ``table`` holds only some of them (default: the table's columns).
+    """
     file = source
     present = set(table.column_names)
-    available = ", ".join(table.column_names) or "none"
+    available = ", ".join(table.column_names if file_columns is None else file_columns) or "none"
 
     def require(name: str) -> pa.ChunkedArray:
         if name not in present:

@@ -168,7 +168,11 @@ class KnnDetector:
         started = time.perf_counter()
         k = min(self.k, data.labels.shape[0] - 1)
         row_score, votes = knn_vote(
-            knn_features(data.image, data.text), data.labels, k=k, device=data.device
+            knn_features(data.image, data.text),
+            data.labels,
+            k=k,
+            device=data.device,
+            seed=data.seed,
         )
         if progress is not None:
             progress(1, 1, {})

@@ -17,6 +17,7 @@ from torch import nn
 
 from hashing.base import HashMethod, HashSettings
 from hashing.losses import bidirectional_soft_contrastive_loss, quantization_sign, weighted_bce
+from hashing.neighbours import DEFAULT_NPROBE, INDEX_MIN_ROWS
 from hashing.networks import init_linear_
 from hashing.signals import cscc_reliability
 
@@ -37,7 +38,12 @@ class SCBCHSettings(HashSettings):
     neighbours : k of the reliability's neighbour search (20).
     reliability_floor : gamma; reliabilities lie in [gamma, 1] (0.5).
     reliability_start_epoch : 0-based epoch from which L_CSCC is weighted by r (5); r = 1 before.
-    knn_block_rows : query rows per block of the neighbour search (None: sized to ~128 MiB).
+    knn_block_rows : query rows per block of the exact neighbour search (None: sized to
+        ~128 MiB).
+    knn_index_min_rows : training rows from which the neighbour search uses an approximate
+        inverted-file index (``hashing.neighbours``) instead of the exact O(N^2 K) search
+        (default ``INDEX_MIN_ROWS``, 20,000); None = always exact.
+    knn_nprobe : inverted lists probed per query by that index.
     """
 
     epochs: int = 30
@@ -53,6 +59,8 @@ class SCBCHSettings(HashSettings):
     reliability_floor: float = 0.5
     reliability_start_epoch: int = 5
     knn_block_rows: int | None = None
+    knn_index_min_rows: int | None = INDEX_MIN_ROWS
+    knn_nprobe: int = DEFAULT_NPROBE
 
 
 class SCBCHHasher(HashMethod):
@@ -79,6 +87,10 @@ class SCBCHHasher(HashMethod):
         init_linear_(self.image_head, generator)
         init_linear_(self.text_head, generator)
         self.reliability: torch.Tensor | None = None  # (N,) weights of L_CSCC this epoch
+        # The last search's inputs and result: the evidence after training reuses the last
+        # epoch's search when codes and labels are the same (they are: both passes encode in
+        # eval mode), which saves one full neighbour search per fit.
+        self._last_search: tuple[torch.Tensor, ...] | None = None
 
     def start_training(self, labels: torch.Tensor) -> None:
         self.reliability = torch.ones(labels.shape[0], device=labels.device)
@@ -87,14 +99,27 @@ class SCBCHHasher(HashMethod):
         self, h_image: torch.Tensor, h_text: torch.Tensor, labels: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         s = self.settings
-        return cscc_reliability(
+        cached = self._last_search
+        if (
+            cached is not None
+            and cached[0].shape == h_image.shape
+            and torch.equal(cached[0], h_image)
+            and torch.equal(cached[1], h_text)
+            and torch.equal(cached[2], labels)
+        ):
+            return cached[3], cached[4]
+        reliability, soft_labels = cscc_reliability(
             h_image,
             h_text,
             labels,
             k=s.neighbours,
             floor=s.reliability_floor,
             block_rows=s.knn_block_rows,
+            index_min_rows=s.knn_index_min_rows,
+            nprobe=s.knn_nprobe,
         )
+        self._last_search = (h_image, h_text, labels, reliability, soft_labels)
+        return reliability, soft_labels
 
     def batch_loss(
         self,

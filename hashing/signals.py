@@ -2,8 +2,9 @@
 
 - NRCH's Dynamic Noise Separator: prototype residuals -> per-sample loss -> min-max -> two-component
   1-D Gaussian mixture -> clean posterior (posterior of the lower-mean component; low = suspect).
-- SCBCH's reliability: blocked k-nearest-neighbour search on the codes of both views (never an
-  N x N matrix), neighbour soft labels q_i, reliability r_i in [gamma, 1] (low = suspect).
+- SCBCH's reliability: k-nearest-neighbour search on the codes of both views (never an N x N
+  matrix: exact in blocks below ``hashing.neighbours.INDEX_MIN_ROWS`` rows, an inverted-file
+  index from there on), neighbour soft labels q_i, reliability r_i in [gamma, 1] (low = suspect).
 - RSHNL's hardness and self-paced weight are ``hashing.losses.center_hardness`` and
   ``hashing.losses.self_paced_weight`` applied to all training rows.
 """
@@ -15,6 +16,13 @@ from typing import Literal
 
 import numpy as np
 import torch
+
+from hashing.neighbours import (
+    DEFAULT_NPROBE,
+    INDEX_MIN_ROWS,
+    approximate_neighbours,
+    use_index,
+)
 
 ThresholdSchedule = Literal["ramp", "constant"]
 
@@ -181,17 +189,26 @@ def two_view_knn(
     codes_text: torch.Tensor,
     k: int = 20,
     block_rows: int | None = None,
+    *,
+    index_min_rows: int | None = INDEX_MIN_ROWS,
+    nprobe: int = DEFAULT_NPROBE,
+    seed: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """k nearest neighbours of every row by the cosine similarity averaged over both views.
 
-    s_ij = (cos(h1_i, h1_j) + cos(h2_i, h2_j)) / 2, self excluded. Query rows are processed in
-    blocks against all rows, so memory is O(block_rows * N), never O(N^2).
+    s_ij = (cos(h1_i, h1_j) + cos(h2_i, h2_j)) / 2, self excluded. Below ``index_min_rows`` rows
+    the search is exact: query rows are processed in blocks against all rows, so memory is
+    O(block_rows * N), never O(N^2), and time O(N^2 K). From ``index_min_rows`` rows on it is
+    approximate: s_ij is the inner product of the rows [h1 / |h1|, h2 / |h2|] / sqrt(2), searched
+    with ``hashing.neighbours.approximate_neighbours`` (time about O(N^1.5 K)).
 
     Parameters
     ----------
     codes_image, codes_text : (N, K) codes (any norm; they are L2-normalised here).
     k : neighbours per row (clipped to N - 1).
-    block_rows : query rows per block; default ``default_block_rows(N)``.
+    block_rows : query rows per block of the exact search; default ``default_block_rows(N)``.
+    index_min_rows : row count from which the index is used; None = always exact.
+    nprobe, seed : lists probed per query and k-means seed of the index.
 
     Returns
     -------
@@ -205,6 +222,15 @@ def two_view_knn(
     block = block_rows or default_block_rows(n_rows)
     image = torch.nn.functional.normalize(codes_image.float(), dim=1)
     text = torch.nn.functional.normalize(codes_text.float(), dim=1)
+    if use_index(n_rows, index_min_rows):
+        joint = torch.cat([image, text], dim=1).mul_(0.5**0.5)
+        found, found_similarities = approximate_neighbours(
+            joint.cpu().numpy(), k, nprobe=nprobe, seed=seed
+        )
+        return (
+            torch.from_numpy(found).to(image.device),
+            torch.from_numpy(found_similarities).to(image.device),
+        )
     indices = torch.empty((n_rows, k), dtype=torch.int64, device=image.device)
     similarities = torch.empty((n_rows, k), dtype=torch.float32, device=image.device)
     for start in range(0, n_rows, block):
@@ -258,8 +284,19 @@ def cscc_reliability(
     k: int = 20,
     floor: float = 0.5,
     block_rows: int | None = None,
+    *,
+    index_min_rows: int | None = INDEX_MIN_ROWS,
+    nprobe: int = DEFAULT_NPROBE,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """SCBCH's reliability r (N,) and neighbour soft labels q (N, C) from both views' codes."""
-    indices, similarities = two_view_knn(codes_image, codes_text, k=k, block_rows=block_rows)
+    """SCBCH's reliability r (N,) and neighbour soft labels q (N, C) from both views' codes
+    (neighbours by :func:`two_view_knn`, exact below ``index_min_rows`` rows)."""
+    indices, similarities = two_view_knn(
+        codes_image,
+        codes_text,
+        k=k,
+        block_rows=block_rows,
+        index_min_rows=index_min_rows,
+        nprobe=nprobe,
+    )
     soft = neighbour_soft_labels(indices, similarities, labels)
     return label_reliability(labels, soft, floor), soft
