@@ -44,6 +44,7 @@ from auditor.io import (
     read_provenance,
     read_table,
     refuse_overwriting_input,
+    require_columns,
     schema_classes,
     write_table_atomic,
 )
@@ -477,13 +478,7 @@ def align_audit(
     other labels: scan again); a label name that is not a class.
     """
     file = audit_file
-    missing = [name for name in AUDIT_COLUMNS if name not in audit.column_names]
-    if missing:
-        raise DataError(
-            f"not an audit: no such column (the file has: {', '.join(audit.column_names)})",
-            file=file,
-            column=missing[0],
-        )
+    require_columns(audit, AUDIT_COLUMNS, file=file, prefix="not an audit: ")
     classes = list(dataset.classes)
     if audit_classes is not None and list(audit_classes) != classes:
         only_audit = [name for name in audit_classes if name not in classes]
@@ -599,13 +594,7 @@ def _cell_errors(
     issues: pa.Table, audit_ids: list[Any], classes: Sequence[str], *, file: str | None
 ) -> np.ndarray:
     """(M, C) error probability per audited cell from ``label_issues.parquet`` (NaN = unlisted)."""
-    missing = [name for name in ISSUES_COLUMNS if name not in issues.column_names]
-    if missing:
-        raise DataError(
-            f"no such column (the file has: {', '.join(issues.column_names)})",
-            file=file,
-            column=missing[0],
-        )
+    require_columns(issues, ISSUES_COLUMNS, file=file)
     position_of = {value: index for index, value in enumerate(audit_ids)}
     class_of = {name: index for index, name in enumerate(classes)}
     error = np.full((len(audit_ids), len(classes)), np.nan)

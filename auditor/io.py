@@ -116,6 +116,22 @@ def dataset_columns(columns: ColumnNames = DEFAULT_COLUMNS) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def require_columns(
+    table: pa.Table, names: Sequence[str], *, file: str | None, prefix: str = ""
+) -> None:
+    """DataError naming the first of ``names`` that ``table`` lacks, and the columns it has.
+
+    ``prefix`` starts the message (e.g. ``"not an audit: "``).
+    """
+    missing = [name for name in names if name not in table.column_names]
+    if missing:
+        raise DataError(
+            f"{prefix}no such column (the file has: {', '.join(table.column_names)})",
+            file=file,
+            column=missing[0],
+        )
+
+
 def dataset_from_table(
     table: pa.Table,
     *,

@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 
 from auditor.dataset import DataError
 from auditor.fusion import suspicion_rank
-from auditor.io import file_fingerprint, read_schema, read_table
+from auditor.io import file_fingerprint, read_schema, read_table, require_columns
 from auditor.scan import AUDIT_FILE, FUSED, SUMMARY_FILE  # scan imports this module lazily
 
 REPORT_FILE = "report.html"
@@ -129,13 +129,9 @@ def read_audit_folder(path: str | Path) -> AuditFolder:
                 file=str(path),
             )
     audit = read_table(audit_path)
-    for column in REQUIRED_AUDIT_COLUMNS:
-        if column not in audit.column_names:
-            raise DataError(
-                f"not an audit table: no such column (it has: {', '.join(audit.column_names)})",
-                file=str(audit_path),
-                column=column,
-            )
+    require_columns(
+        audit, REQUIRED_AUDIT_COLUMNS, file=str(audit_path), prefix="not an audit table: "
+    )
     summary = _read_json_object(summary_path)
     classes = summary.get("classes")
     if not isinstance(classes, list) or not classes:
