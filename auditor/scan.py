@@ -23,6 +23,16 @@ import pyarrow as pa
 
 from auditor.audit_files import FUSED, LOW_IS_SUSPECT, write_audit_files
 from auditor.dataset import AuditDataset, DataError
+from auditor.detectors import (
+    BASELINE_DETECTORS,
+    DETECTORS,
+    HASHER_DETECTORS,
+    DetectorInput,
+    DetectorOutput,
+    SignalSpec,
+    run_detectors,
+    signal_specs,
+)
 from auditor.fusion import (
     cell_error_probability,
     cell_row_score,
@@ -35,16 +45,6 @@ from auditor.fusion import (
 )
 from auditor.io import atomic_output_dir, make_provenance, multi_hot_to_arrow
 from auditor.metrics import detection_report, flag_report, per_class_noise
-from auditor.signals import (
-    BASELINE_DETECTORS,
-    DETECTORS,
-    HASHER_DETECTORS,
-    DetectorInput,
-    DetectorOutput,
-    SignalSpec,
-    run_detectors,
-    signal_specs,
-)
 from hashing.hasher import MAX_BITS, MIN_BITS, ProgressCallback
 
 CELL_SIGNAL = "cell_quality"

@@ -6,7 +6,7 @@ torch + numpy only. The entry point is ``CrossModalHasher``; methods are found b
 
 from hashing.base import HashMethod, HashSettings
 from hashing.hasher import CrossModalHasher, ProgressCallback
-from hashing.methods import METHODS, SIGNAL_DIRECTIONS, default_settings
+from hashing.methods import METHODS, default_settings, list_methods
 from hashing.nrch import NRCHSettings
 from hashing.plain import PlainSettings
 from hashing.rshnl import RSHNLSettings
@@ -14,7 +14,6 @@ from hashing.scbch import SCBCHSettings
 
 __all__ = [
     "METHODS",
-    "SIGNAL_DIRECTIONS",
     "CrossModalHasher",
     "HashMethod",
     "HashSettings",
@@ -24,4 +23,5 @@ __all__ = [
     "RSHNLSettings",
     "SCBCHSettings",
     "default_settings",
+    "list_methods",
 ]
