@@ -22,7 +22,6 @@ METHODS: dict[str, type[HashMethod]] = {
 }
 
 
-
 def list_methods() -> dict[str, str]:
     """Every registered method -> the first line of its class docstring (for help texts)."""
     return {name: (cls.__doc__ or name).strip().splitlines()[0] for name, cls in METHODS.items()}
