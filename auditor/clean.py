@@ -643,7 +643,7 @@ def clean_table(
             {
                 "id": pa.array(_python_ids(ids)),
                 "rank": pa.array(audit.rank[chosen][order]),
-                "label_quality": pa.array(audit.label_quality[chosen][order]),
+                FUSED: pa.array(audit.label_quality[chosen][order]),
                 "given_labels": multi_hot_to_arrow(audit.given[chosen][order], dataset.classes),
             }
         )

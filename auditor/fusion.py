@@ -35,6 +35,8 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.stats import rankdata
 
+from auditor.audit_files import HIGH_IS_SUSPECT, LOW_IS_SUSPECT
+
 
 def suspicion_rank(values: np.ndarray, direction: str) -> np.ndarray:
     """(N,) signal -> (N,) suspicion in (0, 1], higher = more suspect, ties averaged.
@@ -43,9 +45,9 @@ def suspicion_rank(values: np.ndarray, direction: str) -> np.ndarray:
     suspect value (NaNs tie with each other).
     """
     values = np.asarray(values, dtype=np.float64)
-    if direction == "low_is_suspect":
+    if direction == LOW_IS_SUSPECT:
         values = -values
-    elif direction != "high_is_suspect":
+    elif direction != HIGH_IS_SUSPECT:
         raise ValueError(f"unknown direction {direction!r}")
     values = np.where(np.isnan(values), np.inf, values)  # rankdata would make every rank NaN
     return rankdata(values) / max(1, values.size)

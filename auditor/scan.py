@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from auditor.audit_files import FUSED, LOW_IS_SUSPECT, write_audit_files
+from auditor.audit_files import FUSED, LOW_IS_SUSPECT, TRUTH_COLUMN, write_audit_files
 from auditor.dataset import AuditDataset, DataError
 from auditor.detectors import (
     BASELINE_DETECTORS,
@@ -349,7 +349,7 @@ def audit_table(scan: ScanResult) -> pa.Table:
     for name, values in scan.signals.items():
         columns[name] = pa.array(np.asarray(values, dtype=np.float64)[order])
     if scan.truth_rows is not None:
-        columns["is_noisy"] = pa.array(scan.truth_rows[order])
+        columns[TRUTH_COLUMN] = pa.array(scan.truth_rows[order])
     return pa.table(columns)
 
 

@@ -167,10 +167,9 @@ def slope(sizes: list[int], seconds: list[float]) -> float:
 
 def force_exact_search() -> None:
     """Make every neighbour search exact whatever N (the scan before the index)."""
-    import auditor.knn
-    import hashing.signals
+    import hashing.neighbours
 
-    auditor.knn.use_index = hashing.signals.use_index = lambda *_: False  # type: ignore[assignment]
+    hashing.neighbours.use_index = lambda *_: False  # type: ignore[assignment]
 
 
 def worker(args: argparse.Namespace) -> None:
