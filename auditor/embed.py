@@ -46,7 +46,7 @@ from auditor.io import (
     schema_classes,
     write_table_atomic,
 )
-from hashing.distributed import (
+from hashing.runtime.distributed import (
     all_gather_objects,
     broadcast_object,
     gather_objects_to_main,
