@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 from auditor.dataset import DataError
 from auditor.fusion import suspicion_rank
 from auditor.io import file_fingerprint, read_schema, read_table, require_columns
-from auditor.scan import AUDIT_FILE, FUSED, SUMMARY_FILE  # scan imports this module lazily
+from auditor.scanning import AUDIT_FILE, FUSED, SUMMARY_FILE  # scan imports this module lazily
 
 REPORT_FILE = "report.html"
 RETRIEVAL_FILE = "retrieval.json"

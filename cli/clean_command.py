@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from auditor.clean import (
+from auditor.cleaning import (
     DEFAULT_CONFIDENCE,
     STRATEGIES,
     CleanSettings,

@@ -29,7 +29,14 @@ from auditor.io import (
     write_table_atomic,
 )
 from auditor.report import REPORT_FILE
-from auditor.scan import FUSED, ScanResult, ScanSettings, run_scan, train_scan_hashers, write_scan
+from auditor.scanning import (
+    FUSED,
+    ScanResult,
+    ScanSettings,
+    run_scan,
+    train_scan_hashers,
+    write_scan,
+)
 from auditor.signals import HASHER_DETECTORS
 from auditor.synth import SynthSettings, make_synthetic
 from cli.common import (

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_scan import SHARED as MIRFLICKR  # noqa: E402
 from bench_scan import mirflickr, synthetic  # noqa: E402
 
-from auditor.clean import DEFAULT_CONFIDENCE, STRATEGIES, parse_budget  # noqa: E402
+from auditor.cleaning import DEFAULT_CONFIDENCE, STRATEGIES, parse_budget  # noqa: E402
 from auditor.dataset import AuditDataset  # noqa: E402
 from auditor.importers import import_wikipedia  # noqa: E402
 from auditor.inject import with_noise  # noqa: E402
@@ -47,7 +47,7 @@ from auditor.loop import (  # noqa: E402
     run_loop,
     write_retrieval_json,
 )
-from auditor.scan import ScanSettings  # noqa: E402
+from auditor.scanning import ScanSettings  # noqa: E402
 from auditor.signals import HASHER_DETECTORS  # noqa: E402
 
 WIKIPEDIA = MIRFLICKR.parent / "wikipedia"

@@ -28,7 +28,7 @@ from auditor.report import (
     snippet,
     thin,
 )
-from auditor.scan import run_scan, write_scan
+from auditor.scanning import run_scan, write_scan
 from tests.auditor.report_fixtures import (
     FAST_SETTINGS,
     N_CLASSES,
