@@ -147,6 +147,23 @@ class CleanSettings:
         if not 0.0 < self.confidence <= 1.0:
             raise ValueError(f"confidence must be in (0, 1], got {self.confidence}")
 
+    @classmethod
+    def parse(
+        cls,
+        strategy: str,
+        budget: str | float | int | None = None,
+        threshold: float | None = None,
+        confidence: float = DEFAULT_CONFIDENCE,
+    ) -> CleanSettings:
+        """Settings from user-facing values: ``budget`` as ``audit clean --budget`` takes it
+        (``"5%"``, ``0.05``, ``200``; see :func:`parse_budget`). ValueError when out of range."""
+        return cls(
+            strategy=strategy,
+            budget=None if budget is None else parse_budget(budget),
+            threshold=threshold,
+            confidence=confidence,
+        )
+
     @property
     def selection(self) -> str:
         """How rows are chosen, in words (for provenance and status lines)."""
