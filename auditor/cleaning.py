@@ -322,7 +322,7 @@ class CleanResult:
     labels : (N, C) uint8 labels after cleaning (dropped rows keep theirs).
     keep : (N,) bool, False for dropped rows. selected : (N,) bool, the rows chosen.
     removed, added : (N, C) bool, the label cells changed.
-    counts : numbers for the user and the provenance (see README, ``audit clean``).
+    counts : numbers for the user and the provenance (see docs/commands.md, ``audit clean``).
     """
 
     labels: np.ndarray

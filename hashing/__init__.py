@@ -1,7 +1,9 @@
 """Noisy-label cross-modal hashing (RSHNL, SCBCH, NRCH, a plain baseline) and per-sample signals.
 
-torch + numpy only. The entry point is ``CrossModalHasher``; methods are found by name in
-``METHODS``; retrieval metrics live in ``hashing.retrieval``.
+Depends on torch and numpy, plus faiss-cpu for the approximate neighbour index that
+``hashing.neighbours`` imports only above 20,000 rows; no Parquet, no CLI, no cleanlab. The
+method specifications are in docs/methods.md. The entry point is ``CrossModalHasher``; methods
+are found by name in ``METHODS``; retrieval metrics live in ``hashing.retrieval``.
 """
 
 from hashing.base import HashMethod, HashSettings
