@@ -30,7 +30,7 @@ from auditor.io import (
     read_table,
     write_table_atomic,
 )
-from auditor.scan import ScanResult, ScanSettings, run_scan, train_scan_hashers, write_scan
+from auditor.scanning import ScanResult, ScanSettings, run_scan, train_scan_hashers, write_scan
 from auditor.synth import SynthSettings, make_synthetic
 from cli.common import (
     ClassesOption,
@@ -54,8 +54,8 @@ from cli.common import (
 )
 from cli.embed_command import RichEmbedProgress
 from cli.launch import NprocOption, relaunch_if_asked
-from hashing.distributed import distributed_from_env
 from hashing.hasher import ProgressCallback
+from hashing.runtime.distributed import distributed_from_env
 
 TOP_SUSPECTS = 15
 

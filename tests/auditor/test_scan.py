@@ -10,7 +10,7 @@ import pytest
 
 from auditor.dataset import AuditDataset, DataError
 from auditor.inject import with_noise
-from auditor.scan import FUSED, ScanSettings, run_scan, write_scan
+from auditor.scanning import FUSED, ScanSettings, run_scan, write_scan
 from auditor.synth import SynthSettings, make_synthetic
 
 SETTINGS = ScanSettings(epochs=4, seed=0)

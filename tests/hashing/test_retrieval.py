@@ -306,6 +306,11 @@ def test_pack_codes_agrees_across_input_kinds() -> None:
         pack_codes((signs > 0).astype(np.uint8))
 
 
+# ------------------------------------------------------------------------------------------
+# Sanity of the scores
+# ------------------------------------------------------------------------------------------
+
+
 def test_codes_determined_by_the_class_score_perfectly() -> None:
     rng = np.random.default_rng(11)
     n_classes, n_bits = 6, 64
