@@ -114,12 +114,12 @@ def exact_neighbours(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact k nearest neighbours of every row by inner product, self excluded.
 
-    A faiss ``IndexFlatIP`` returns each row's ``k + 1 + margin`` best candidates; the row itself
-    is dropped and the rest ordered by similarity, ties by lower row index. Where the k-th kept
-    candidate ties with the last one faiss returned (so a tied row may lie beyond what faiss
-    returned, and faiss picks among ties by its own order), the row is searched again over all
-    rows (:func:`_exact_rows`): the selection and order are exactly "similarity, then lower row
-    index", as in a dense sort.
+    A faiss ``IndexFlatIP`` returns each row's ``k + 1 + max(2, k // 8)`` best candidates; the
+    row itself is dropped and the rest ordered by similarity, ties by lower row index. Where the
+    k-th kept candidate ties with the last one faiss returned (so a tied row may lie beyond what
+    faiss returned, and faiss picks among ties by its own order), the row is searched again over
+    all rows (:func:`_exact_rows`): the selection and order are exactly "similarity, then lower
+    row index", as in a dense sort.
 
     Parameters
     ----------
@@ -139,7 +139,8 @@ def exact_neighbours(
     faiss.omp_set_num_threads(max(1, torch.get_num_threads()))
     index = faiss.IndexFlatIP(dim)
     index.add(unit)
-    count = min(n_rows, 2 * k + 1)  # k, the row itself, and a margin for ties
+    # k, the row itself and a margin: a row whose k-th candidate ties with the last is re-searched
+    count = min(n_rows, k + 1 + max(2, k // 8))
     indices = np.empty((n_rows, k), dtype=np.int64)
     similarities = np.empty((n_rows, k), dtype=np.float32)
     tied: list[np.ndarray] = []
