@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 
 from auditor.dataset import DataError
 from auditor.fusion import suspicion_rank
-from auditor.io import file_fingerprint, read_schema, read_table, require_columns
+from auditor.io import add_to_marker, file_fingerprint, read_schema, read_table, require_columns
 from auditor.scan import AUDIT_FILE, FUSED, SUMMARY_FILE  # scan imports this module lazily
 
 REPORT_FILE = "report.html"
@@ -921,4 +921,5 @@ def build_report(
     finally:
         if temporary.exists():
             temporary.unlink()
+    add_to_marker(folder.path, REPORT_FILE)  # the folder stays replaceable by the next scan
     return path

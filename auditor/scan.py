@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from auditor.dataset import AuditDataset, DataError
+from auditor.dataset import AuditDataset, DataError, check_classes_learnable
 from auditor.fusion import (
     cell_error_probability,
     cell_row_score,
@@ -187,6 +187,7 @@ def scan_input(dataset: AuditDataset, settings: ScanSettings) -> DetectorInput:
             f"too few rows: {n_rows} train rows, the scan needs at least {settings.min_train_rows}",
             file=dataset.source,
         )
+    check_classes_learnable(dataset.labels[scope], dataset.source)
     return DetectorInput(
         image=dataset.image[scope],
         text=dataset.text[scope],
@@ -452,11 +453,13 @@ def write_scan(
     source: str | None,
     extra_files: Callable[[Path], None] | None = None,
     report: bool = True,
+    source_name: str | None = None,
 ) -> dict[str, Any]:
     """Write the scan's outputs into the folder ``out`` atomically; return the summary.
 
     With ``report`` (default) ``report.html`` is built inside the folder before it is renamed
-    into place, so a failed report leaves no folder either.
+    into place, so a failed report leaves no folder either. ``source_name``: the input's path
+    to record when ``source`` is a temporary location (default: ``source``).
     """
     from auditor.report import build_report  # the report reads this module's names
 
@@ -467,9 +470,11 @@ def write_scan(
         seed=settings.seed,
         input_path=source,
     )
-    summary = scan_summary(scan, settings, source)
+    if source_name is not None and "input" in provenance:
+        provenance["input"]["path"] = source_name
+    summary = scan_summary(scan, settings, source_name or source)
     summary["input_fingerprint"] = provenance.get("input", {}).get("fingerprint")
-    with atomic_output_dir(out) as folder:
+    with atomic_output_dir(out, "scan", source) as folder:
         write_table_atomic(audit_table(scan), folder / AUDIT_FILE, provenance)
         write_table_atomic(
             label_issues_table(scan, settings.review_threshold), folder / ISSUES_FILE, provenance
