@@ -126,12 +126,10 @@ def synth(
         "text_dim": text_dim,
         "seed": seed,
     }
+    from_file = read_toml_settings(config, SynthSettings)  # its errors name the file
     try:
         settings = SynthSettings(
-            **{
-                **read_toml_settings(config, SynthSettings),
-                **{k: v for k, v in given.items() if v is not None},
-            }
+            **{**from_file, **{k: v for k, v in given.items() if v is not None}}
         )
     except (ValueError, TypeError) as error:
         raise typer.BadParameter(str(error)) from None
