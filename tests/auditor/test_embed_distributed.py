@@ -17,6 +17,7 @@ from auditor.embed import embed_table
 from auditor.encoders import make_encoder
 
 
+@pytest.mark.distributed
 def test_two_ranks_share_the_encoding_and_both_report_decoding_failures(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -65,6 +65,7 @@ def load(folder: Path, method: str, rank: int) -> dict[str, Any]:
     return torch.load(folder / f"{method}-rank{rank}.pt", weights_only=False)
 
 
+@pytest.mark.distributed
 @pytest.mark.parametrize("method", ddp_worker.METHODS)
 def test_two_processes_train_the_same_weights_as_one(
     method: str, two_process_runs: Path, one_process_fits: dict[str, CrossModalHasher]
@@ -89,6 +90,7 @@ def test_two_processes_train_the_same_weights_as_one(
     np.testing.assert_allclose(rank0["losses"], alone["losses"], rtol=1e-5)
 
 
+@pytest.mark.distributed
 @pytest.mark.parametrize("method", ["rshnl", "scbch", "nrch"])
 def test_two_processes_give_the_same_per_sample_signals_and_evidence(
     method: str, two_process_runs: Path, one_process_fits: dict[str, CrossModalHasher]
@@ -106,6 +108,7 @@ def test_two_processes_give_the_same_per_sample_signals_and_evidence(
     np.testing.assert_allclose(rank0["evidence"], alone["evidence"], atol=SIGNAL_ATOL, rtol=1e-5)
 
 
+@pytest.mark.e2e
 def test_the_per_sample_state_was_exercised(
     one_process_fits: dict[str, CrossModalHasher],
 ) -> None:
