@@ -36,7 +36,7 @@ def audit(*args: str) -> subprocess.CompletedProcess[str]:
         env=env,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=1800,
     )
 
 
