@@ -7,12 +7,11 @@ from typing import Annotated
 
 import typer
 
-from auditor.clean import (
+from auditor.cleaning import (
     DEFAULT_CONFIDENCE,
     STRATEGIES,
     CleanSettings,
     clean_file,
-    parse_budget,
     summary_line,
 )
 from cli.common import (
@@ -106,12 +105,7 @@ def clean(
     query and database rows untouched; a `changes` column and provenance recorded."""
     configure_logging(quiet)
     try:
-        settings = CleanSettings(
-            strategy=strategy,
-            budget=None if budget is None else parse_budget(budget),
-            threshold=threshold,
-            confidence=confidence,
-        )
+        settings = CleanSettings.parse(strategy, budget, threshold, confidence)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     if out is None:
