@@ -271,11 +271,13 @@ def labels_to_multi_hot(
     *,
     file: str | None = None,
     column: str | None = None,
+    allow_empty: bool = False,
 ) -> np.ndarray:
     """Convert a list<string> or list<int> label column to a (N, C) uint8 multi-hot matrix.
 
-    Null lists, empty lists, null entries, unknown class names and out-of-range class numbers
-    are errors naming the first bad row. A class repeated within one row counts once.
+    Null lists, null entries, unknown class names, out-of-range class numbers and (unless
+    ``allow_empty``, as in an audit's ``labels_to_remove``) empty lists are errors naming the
+    first bad row. A class repeated within one row counts once.
     """
     array = _combined(values)
     value_type = _list_value_type(array.type, file, column or "labels")
@@ -284,7 +286,7 @@ def labels_to_multi_hot(
         row = int(np.flatnonzero(array.is_null().to_numpy(zero_copy_only=False))[0])
         raise DataError("null label list", file=file, column=column, row=row)
     lengths = pc.list_value_length(array).to_numpy(zero_copy_only=False)
-    if (lengths == 0).any():
+    if not allow_empty and (lengths == 0).any():
         row = int(np.flatnonzero(lengths == 0)[0])
         raise DataError(
             "empty label list: every row needs at least one label",

@@ -21,8 +21,18 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from auditor.audit_files import FUSED, LOW_IS_SUSPECT, write_audit_files
+from auditor.audit_files import FUSED, LOW_IS_SUSPECT, TRUTH_COLUMN, write_audit_files
 from auditor.dataset import AuditDataset, DataError
+from auditor.detectors import (
+    BASELINE_DETECTORS,
+    DETECTORS,
+    HASHER_DETECTORS,
+    DetectorInput,
+    DetectorOutput,
+    SignalSpec,
+    run_detectors,
+    signal_specs,
+)
 from auditor.fusion import (
     cell_error_probability,
     cell_row_score,
@@ -35,16 +45,6 @@ from auditor.fusion import (
 )
 from auditor.io import atomic_output_dir, make_provenance, multi_hot_to_arrow
 from auditor.metrics import detection_report, flag_report, per_class_noise
-from auditor.signals import (
-    BASELINE_DETECTORS,
-    DETECTORS,
-    HASHER_DETECTORS,
-    DetectorInput,
-    DetectorOutput,
-    SignalSpec,
-    run_detectors,
-    signal_specs,
-)
 from hashing.hasher import MAX_BITS, MIN_BITS, ProgressCallback
 
 CELL_SIGNAL = "cell_quality"
@@ -350,7 +350,7 @@ def audit_table(scan: ScanResult) -> pa.Table:
     for name, values in scan.signals.items():
         columns[name] = pa.array(np.asarray(values, dtype=np.float64)[order])
     if scan.truth_rows is not None:
-        columns["is_noisy"] = pa.array(scan.truth_rows[order])
+        columns[TRUTH_COLUMN] = pa.array(scan.truth_rows[order])
     return pa.table(columns)
 
 

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from auditor.audit_files import FUSED, REPORT_FILE
 from auditor.dataset import AuditDataset, ColumnNames, DataError
+from auditor.detectors import HASHER_DETECTORS
 from auditor.embed import EmbedSettings, embed_file
 from auditor.fusion import class_lists
 from auditor.inject import inject_into_table
@@ -30,7 +31,6 @@ from auditor.io import (
     write_table_atomic,
 )
 from auditor.scanning import ScanResult, ScanSettings, run_scan, train_scan_hashers, write_scan
-from auditor.signals import HASHER_DETECTORS
 from auditor.synth import SynthSettings, make_synthetic
 from cli.common import (
     ClassesOption,

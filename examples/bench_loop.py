@@ -33,6 +33,7 @@ from bench_scan import mirflickr, synthetic  # noqa: E402
 from auditor.audit_files import RETRIEVAL_FILE  # noqa: E402
 from auditor.cleaning import DEFAULT_CONFIDENCE, STRATEGIES, parse_budget  # noqa: E402
 from auditor.dataset import AuditDataset  # noqa: E402
+from auditor.detectors import HASHER_DETECTORS  # noqa: E402
 from auditor.importers import import_wikipedia  # noqa: E402
 from auditor.inject import with_noise  # noqa: E402
 from auditor.io import atomic_output_dir  # noqa: E402
@@ -48,7 +49,6 @@ from auditor.loop import (  # noqa: E402
     write_retrieval_json,
 )
 from auditor.scanning import ScanSettings  # noqa: E402
-from auditor.signals import HASHER_DETECTORS  # noqa: E402
 
 WIKIPEDIA = MIRFLICKR.parent / "wikipedia"
 PROTOCOL = {"synthetic": "pairflip", "mirflickr": "pairflip", "wikipedia": "symmetric"}

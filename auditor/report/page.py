@@ -24,7 +24,6 @@ from auditor.audit_files import (
     AuditFolder,
     read_audit_folder,
 )
-from auditor.fusion import suspicion_rank
 from auditor.io import write_text_atomic
 from auditor.metrics import per_class_noise
 from auditor.report.figures import (
@@ -177,6 +176,8 @@ def detection_section(folder: AuditFolder) -> Section:
                 "Give the scan a clean_labels column or --truth FILE to see them."
             ],
         )
+    from auditor.fusion import suspicion_rank  # scipy: only when there is a truth to draw
+
     directions = {FUSED: LOW_IS_SUSPECT, **folder.signals}
     curves: dict[str, Curves] = {}
     for name, direction in directions.items():
