@@ -14,6 +14,7 @@ import typer
 from rich import progress as rich_progress
 from rich.table import Table
 
+from auditor.audit_files import FUSED, REPORT_FILE
 from auditor.dataset import AuditDataset, ColumnNames, DataError
 from auditor.embed import EmbedSettings, embed_file
 from auditor.fusion import class_lists
@@ -28,15 +29,7 @@ from auditor.io import (
     read_table,
     write_table_atomic,
 )
-from auditor.report import REPORT_FILE
-from auditor.scanning import (
-    FUSED,
-    ScanResult,
-    ScanSettings,
-    run_scan,
-    train_scan_hashers,
-    write_scan,
-)
+from auditor.scanning import ScanResult, ScanSettings, run_scan, train_scan_hashers, write_scan
 from auditor.signals import HASHER_DETECTORS
 from auditor.synth import SynthSettings, make_synthetic
 from cli.common import (

@@ -18,6 +18,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from hashing.base import EpochRecord, HashMethod, HashSettings
+from hashing.devices import resolve_device
 from hashing.distributed import WorldInfo, gather_rows, shard_bounds, shard_sizes, world
 from hashing.methods import default_settings, method_class, method_of_settings
 from hashing.retrieval import sign_codes
@@ -30,13 +31,6 @@ and ``logs`` holds that epoch's scalar history entries (mean loss terms, timings
 
 STATE_FORMAT = "hashaudit.cross_modal_hasher/1"
 MIN_BITS, MAX_BITS = 8, 256
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``device`` as given, else ``cuda`` when available, else ``cpu``."""
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def shuffled_batches(
@@ -278,7 +272,7 @@ class CrossModalHasher:
             raise ValueError(f"bits must be in {MIN_BITS}..{MAX_BITS}, got {bits}")
         self.bits = int(bits)
         self.seed = int(seed)
-        self.device = resolve_device(device)
+        self.device = torch.device(resolve_device(device))
 
     def _build(self, image_dim: int, text_dim: int, n_classes: int) -> torch.Generator:
         generator = torch.Generator().manual_seed(self.seed)
