@@ -54,7 +54,7 @@ from auditor.media import (
     decode_image,
     text_values,
 )
-from hashing.distributed import (
+from hashing.runtime.distributed import (
     all_gather_objects,
     broadcast_object,
     gather_objects_to_main,

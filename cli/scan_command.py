@@ -54,8 +54,8 @@ from cli.common import (
 )
 from cli.embed_command import RichEmbedProgress
 from cli.launch import NprocOption, relaunch_if_asked
-from hashing.distributed import distributed_from_env
 from hashing.hasher import ProgressCallback
+from hashing.runtime.distributed import distributed_from_env
 
 TOP_SUSPECTS = 15
 

@@ -30,9 +30,9 @@ from cli.common import (
     result_console,
 )
 from cli.launch import NprocOption, relaunch_if_asked
-from hashing.distributed import distributed_from_env
 from hashing.hasher import MAX_BITS, MIN_BITS
 from hashing.methods import METHODS, default_settings
+from hashing.runtime.distributed import distributed_from_env
 
 
 @handle_errors

@@ -19,9 +19,9 @@ from torch.nn.parallel import DistributedDataParallel
 
 from hashing.base import EpochRecord, HashMethod, HashSettings
 from hashing.devices import resolve_device
-from hashing.distributed import WorldInfo, gather_rows, shard_bounds, shard_sizes, world
 from hashing.methods import default_settings, method_class, method_of_settings
 from hashing.retrieval import sign_codes
+from hashing.runtime.distributed import WorldInfo, gather_rows, shard_bounds, shard_sizes, world
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ def train_method(
     In a distributed run (an initialised ``torch.distributed`` process group of W > 1 ranks,
     e.g. under ``torchrun``) every rank calls this with the same tensors, the same seed and the
     same ``settings.batch_size``, which stays the GLOBAL batch: each rank runs the towers on its
-    shard of every batch and of the per-epoch signal pass (see ``hashing.distributed``); the
+    shard of every batch and of the per-epoch signal pass (see ``hashing.runtime.distributed``); the
     returned history and the trained weights are the same on every rank and equal those of a
     one-process run up to float rounding.
     """
