@@ -333,7 +333,8 @@ def compare_with_truth(
 
 # ------------------------------------------------------------------------------------ writing
 def audit_table(scan: ScanResult) -> pa.Table:
-    """``audit.parquet``: one row per audited sample, sorted by rank (see audit_files)."""
+    """``audit.parquet``: one row per audited sample, sorted by rank (auditor.audit_files;
+    docs/design.md)."""
     order = np.argsort(scan.rank, kind="stable")
     ids = scan.ids[order]
     columns: dict[str, pa.Array] = {
