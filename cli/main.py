@@ -22,6 +22,7 @@ from auditor.io import (
 )
 from auditor.noise import PROTOCOLS
 from auditor.synth import SynthSettings, make_synthetic
+from cli import import_commands
 from cli.bench_command import bench
 from cli.clean_command import clean
 from cli.common import (
@@ -56,10 +57,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 import_app = typer.Typer(
-    help="Convert standard released benchmark files to the hashaudit data contract.",
+    help="Convert benchmark releases or your own data (COCO, tables, image folders, "
+    "HF datasets) to the hashaudit data contract.",
     no_args_is_help=True,
 )
 app.add_typer(import_app, name="import")
+import_app.command("coco")(import_commands.coco)
+import_app.command("table")(import_commands.table)
+import_app.command("folder")(import_commands.folder)
+import_app.command("hf")(import_commands.hf)
 app.command("train")(train)
 app.command("embed")(embed)
 app.command("scan")(scan)
