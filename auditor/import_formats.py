@@ -292,14 +292,18 @@ def coco_categories(document: Any, path: Path) -> dict[int, str]:
     for row, category in enumerate(categories):
         name = category.get("name")
         if not isinstance(name, str) or not name:
-            raise DataError("category without a name", file=str(path), column="categories",
-                            row=row)  # fmt: skip
+            raise DataError("category without a name", file=str(path), column="categories", row=row)
         if category["id"] in names:
-            raise DataError(f"duplicate category id {category['id']!r}", file=str(path),
-                            column="categories", row=row)  # fmt: skip
+            raise DataError(
+                f"duplicate category id {category['id']!r}",
+                file=str(path),
+                column="categories",
+                row=row,
+            )
         if name in names.values():
-            raise DataError(f"duplicate category name {name!r}", file=str(path),
-                            column="categories", row=row)  # fmt: skip
+            raise DataError(
+                f"duplicate category name {name!r}", file=str(path), column="categories", row=row
+            )
         names[category["id"]] = name
     return dict(sorted(names.items()))
 
@@ -403,14 +407,21 @@ def _coco_captions(path: Path, image_ids: Sequence[Any], mode: str) -> list[str]
     for row, annotation in enumerate(_coco_list(document, "annotations", path)):
         caption = annotation.get("caption")
         if not isinstance(caption, str):
-            raise DataError("annotation without a 'caption' string", file=str(path),
-                            column="annotations.caption", row=row)  # fmt: skip
+            raise DataError(
+                "annotation without a 'caption' string",
+                file=str(path),
+                column="annotations.caption",
+                row=row,
+            )
         found.setdefault(annotation.get("image_id"), []).append(caption.strip())
     texts = []
     for image_id in image_ids:
         if image_id not in found:
-            raise DataError(f"image id {image_id!r} has no caption", file=str(path),
-                            column="annotations.image_id")  # fmt: skip
+            raise DataError(
+                f"image id {image_id!r} has no caption",
+                file=str(path),
+                column="annotations.image_id",
+            )
         texts.append(" ".join(found[image_id]) if mode == "join" else found[image_id][0])
     return texts
 
@@ -581,8 +592,12 @@ def _text_cells(values: Sequence[Any], file: str, column: str) -> list[str | Non
     texts: list[str | None] = []
     for row, value in enumerate(values):
         if value is not None and not isinstance(value, str):
-            raise DataError(f"wrong type {type(value).__name__}: expected text", file=file,
-                            column=column, row=row)  # fmt: skip
+            raise DataError(
+                f"wrong type {type(value).__name__}: expected text",
+                file=file,
+                column=column,
+                row=row,
+            )
         texts.append(value)
     return texts
 
@@ -705,15 +720,20 @@ def import_hf(
     table, features = read_hf_folder(folder)
     file = str(folder)
     if columns.labels not in table.column_names:
-        raise DataError(f"no such column (the dataset has: {', '.join(table.column_names)})",
-                        file=file, column=columns.labels)  # fmt: skip
+        raise DataError(
+            f"no such column (the dataset has: {', '.join(table.column_names)})",
+            file=file,
+            column=columns.labels,
+        )
     if table.num_rows == 0:
         raise DataError("the dataset has no rows", file=file)
     values = table.column(columns.labels).to_pylist()
     names = hf_class_names(features.get(columns.labels, {}))
     if names is not None:
-        values = [_class_numbers_to_names(value, names, file, columns.labels, row)
-                  for row, value in enumerate(values)]  # fmt: skip
+        values = [
+            _class_numbers_to_names(value, names, file, columns.labels, row)
+            for row, value in enumerate(values)
+        ]
     labels, sep = parse_label_cells(values, sep=label_sep, file=file, column=columns.labels)
     ids: list[Any] = list(range(table.num_rows))
     if columns.id is not None:
@@ -730,8 +750,7 @@ def import_hf(
             image = image_array(paths, embed_bytes)
     text = None
     if columns.text is not None:
-        text = _text_cells(_arrow_column(table, columns.text, file).to_pylist(), file,
-                           columns.text)  # fmt: skip
+        text = _text_cells(_arrow_column(table, columns.text, file).to_pylist(), file, columns.text)
     split = None
     if columns.split is not None:
         split = [str(v) for v in _arrow_column(table, columns.split, file).to_pylist()]
@@ -755,7 +774,7 @@ def import_hf(
             "labels": columns.labels,
             "id": columns.id,
             "split": columns.split,
-        },  # fmt: skip
+        },
         label_sep=sep,
         labels_are_class_numbers=names is not None,
         labels_are_lists=sep is None,
@@ -765,8 +784,11 @@ def import_hf(
 
 def _arrow_column(table: pa.Table, name: str, file: str) -> pa.ChunkedArray:
     if name not in table.column_names:
-        raise DataError(f"no such column (the dataset has: {', '.join(table.column_names)})",
-                        file=file, column=name)  # fmt: skip
+        raise DataError(
+            f"no such column (the dataset has: {', '.join(table.column_names)})",
+            file=file,
+            column=name,
+        )
     return table.column(name)
 
 
@@ -778,8 +800,12 @@ def _class_numbers_to_names(
     numbers = value if isinstance(value, list) else [value]
     for number in numbers:
         if not isinstance(number, int) or not 0 <= number < len(names):
-            raise DataError(f"class number {number!r} is outside 0..{len(names) - 1}",
-                            file=file, column=column, row=row)  # fmt: skip
+            raise DataError(
+                f"class number {number!r} is outside 0..{len(names) - 1}",
+                file=file,
+                column=column,
+                row=row,
+            )
     return [names[number] for number in numbers]
 
 
@@ -791,13 +817,15 @@ def _checked_image_structs(array: pa.Array, folder: Path, file: str, column: str
         data, path = (value or {}).get("bytes"), (value or {}).get("path")
         if not data:
             if not path:
-                raise DataError("no image (neither bytes nor path)", file=file, column=column,
-                                row=row)  # fmt: skip
+                raise DataError(
+                    "no image (neither bytes nor path)", file=file, column=column, row=row
+                )
             candidate = Path(path).expanduser()
             candidate = candidate if candidate.is_absolute() else folder / candidate
             if not candidate.is_file():
-                raise DataError(f"image file not found: {candidate}", file=file, column=column,
-                                row=row)  # fmt: skip
+                raise DataError(
+                    f"image file not found: {candidate}", file=file, column=column, row=row
+                )
             path = str(candidate.resolve())
         rows.append({"bytes": data, "path": path})
     return pa.array(rows, type=pa.struct([("bytes", pa.binary()), ("path", pa.string())]))

@@ -157,9 +157,12 @@ def table(
     configure_logging(quiet)
     refuse_overwriting_input(out, file)
     columns = TableColumns(
-        None if no_image else image_column, None if no_text else text_column, labels_column,
-        id_column, split_column,
-    )  # fmt: skip
+        None if no_image else image_column,
+        None if no_text else text_column,
+        labels_column,
+        id_column,
+        split_column,
+    )
     imported = import_table(
         file, columns, label_sep=label_sep, images_root=images_root, embed_bytes=embed_bytes
     )
@@ -215,8 +218,11 @@ def hf(
     """A Hugging Face `datasets` folder written by save_to_disk, read with pyarrow."""
     configure_logging(quiet)
     columns = TableColumns(
-        None if no_image else image_column, None if no_text else text_column, labels_column,
-        id_column, split_column,
-    )  # fmt: skip
+        None if no_image else image_column,
+        None if no_text else text_column,
+        labels_column,
+        id_column,
+        split_column,
+    )
     imported = import_hf(directory, columns, label_sep=label_sep, embed_bytes=embed_bytes)
     write_imported(imported, out, "import hf", json_output, quiet)
