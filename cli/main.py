@@ -45,6 +45,7 @@ from cli.common import (
     status,
 )
 from cli.embed_command import embed
+from cli.export_command import export
 from cli.report_command import report
 from cli.scan_command import demo, scan
 from cli.train_command import train
@@ -73,6 +74,7 @@ app.command("demo")(demo)
 app.command("clean")(clean)
 app.command("bench")(bench)
 app.command("report")(report)
+app.command("export")(export)
 
 
 def _dataset_summary(

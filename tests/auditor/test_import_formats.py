@@ -178,8 +178,9 @@ def test_table_duplicate_ids_missing_image_malformed_jsonl(tmp_path: Path) -> No
     make_images(tmp_path, ["a.png"])
     (tmp_path / "d.csv").write_text("path,tags,key\na.png,x,1\na.png,y,1\n")
     with pytest.raises(DataError, match="column 'key', row 1: duplicate id '1'"):
-        import_table(tmp_path / "d.csv", TableColumns(image="path", text=None, labels="tags",
-                                                      id="key"))  # fmt: skip
+        import_table(
+            tmp_path / "d.csv", TableColumns(image="path", text=None, labels="tags", id="key")
+        )
     (tmp_path / "m.csv").write_text("path,tags\na.png,x\nb.png,y\n")
     with pytest.raises(DataError, match="column 'path', row 1: image file not found"):
         import_table(tmp_path / "m.csv", TableColumns(image="path", text=None, labels="tags"))
@@ -192,8 +193,9 @@ def test_folder_with_sidecar(tmp_path: Path) -> None:
     write_csv(tmp_path)
     (tmp_path / "data.csv").rename(tmp_path / "metadata.csv")
     make_images(tmp_path, ["stray.png"])
-    imported = import_folder(tmp_path, columns=TableColumns(image="path", text="caption",
-                                                            labels="tags", id="key"))  # fmt: skip
+    imported = import_folder(
+        tmp_path, columns=TableColumns(image="path", text="caption", labels="tags", id="key")
+    )
     assert labels_by_id(imported.table) == expected_table_labels()
     assert "1 images in" in imported.notes[0] and "stray.png" in imported.notes[0]
 
@@ -221,8 +223,9 @@ def test_cli_import_then_read_dataset(tmp_path: Path) -> None:
     assert "import_source" in json.loads(pq.read_schema(out).metadata[b"hashaudit"])
     (images / "img_205.png").unlink()
     bad = tmp_path / "bad.parquet"
-    result = runner.invoke(app, ["import", "coco", str(instances), "--images", str(images),
-                                 "-o", str(bad)])  # fmt: skip
+    result = runner.invoke(
+        app, ["import", "coco", str(instances), "--images", str(images), "-o", str(bad)]
+    )
     assert result.exit_code == 2
     assert "column 'images.file_name', row 1: image file not found" in result.output
     assert not bad.exists()
