@@ -70,6 +70,15 @@ def expected_coco_labels() -> dict[int, set[str]]:
     return {image_id: {names[c] for c in cats} for image_id, cats in INSTANCES.items()}
 
 
+def coco_image_labels(document: dict[str, Any]) -> dict[int, set[str]]:
+    """Image id -> the names of its annotations' categories (empty for an unannotated image)."""
+    names = {c["id"]: c["name"] for c in document["categories"]}
+    labels: dict[int, set[str]] = {image["id"]: set() for image in document["images"]}
+    for annotation in document["annotations"]:
+        labels[annotation["image_id"]].add(names[annotation["category_id"]])
+    return labels
+
+
 def write_coco(folder: Path, unlabelled: bool = False) -> tuple[Path, Path, Path]:
     """(instances.json, captions.json, images folder)."""
     images = folder / "images"

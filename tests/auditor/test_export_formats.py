@@ -20,6 +20,7 @@ from cli.main import app
 from tests.auditor.own_data_fixtures import (
     TABLE_ROWS,
     coco_document,
+    coco_image_labels,
     expected_coco_labels,
     expected_table_labels,
     write_coco,
@@ -40,14 +41,6 @@ def decisions(folder: Path, lines: list[str]) -> Path:
     path = folder / "decisions.csv"
     path.write_text("id,class,action,reviewer_note\n" + "\n".join(lines) + "\n", encoding="utf-8")
     return path
-
-
-def coco_labels(document: dict) -> dict[int, set[str]]:
-    names = {c["id"]: c["name"] for c in document["categories"]}
-    labels: dict[int, set[str]] = {image["id"]: set() for image in document["images"]}
-    for annotation in document["annotations"]:
-        labels[annotation["image_id"]].add(names[annotation["category_id"]])
-    return labels
 
 
 @pytest.mark.parametrize("unlabelled", [False, True])
@@ -83,7 +76,7 @@ def test_coco_export_follows_reviewed_labels_and_keeps_the_rest(tmp_path: Path) 
     expected[307] -= {"chien"}
     expected[101] |= {"東京"}
     expected[205] = {"chat", "été, plage"}
-    assert coco_labels(exported) == expected
+    assert coco_image_labels(exported) == expected
     original = coco_document()
     for key in ("info", "licenses", "images", "categories"):
         assert exported[key] == original[key]
@@ -108,7 +101,7 @@ def test_coco_dropped_images_leave_with_their_annotations(tmp_path: Path) -> Non
     pq.write_table(kept, tmp_path / "dropped.parquet")  # schema metadata (provenance) kept
     summary = export_file(tmp_path / "dropped.parquet", "coco", tmp_path / "out.json")
     exported = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
-    assert 512 not in coco_labels(exported)
+    assert 512 not in coco_image_labels(exported)
     assert summary["images_dropped"] == 1
     assert all(a["image_id"] != 512 for a in exported["annotations"])
 

@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
+from tests.auditor.own_data_fixtures import coco_image_labels
 from tests.conftest import shared_data_path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,20 +103,13 @@ def test_walkthrough_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     for key in ("info", "images", "categories"):
         assert exported[key] == original[key]
 
-    def image_labels(document: dict) -> dict[int, set[str]]:
-        names = {c["id"]: c["name"] for c in document["categories"]}
-        labels: dict[int, set[str]] = {image["id"]: set() for image in document["images"]}
-        for annotation in document["annotations"]:
-            labels[annotation["image_id"]].add(names[annotation["category_id"]])
-        return labels
-
     cleaned = {
         row["id"]: set(row["labels"])
         for row in pq.read_table(folder / "cleaned.parquet", columns=["id", "labels"]).to_pylist()
     }
-    assert image_labels(exported) == cleaned
-    right_before = sum(labels == truth[i] for i, labels in image_labels(original).items())
-    right_after = sum(labels == truth[i] for i, labels in image_labels(exported).items())
+    assert coco_image_labels(exported) == cleaned
+    right_before = sum(labels == truth[i] for i, labels in coco_image_labels(original).items())
+    right_after = sum(labels == truth[i] for i, labels in coco_image_labels(exported).items())
     # every wrongly labelled image the scan flagged is fixed, and nothing else changes
     assert right_before == 52
     assert right_after == right_before + len(noisy_flagged)
