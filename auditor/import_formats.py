@@ -20,6 +20,7 @@ for a cell written with a different separator: "mixed separators", an error.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import re
@@ -243,16 +244,14 @@ def contract_table(
 
 
 def source_record(fmt: str, path: Path, **options: Any) -> dict[str, Any]:
-    """The ``import`` provenance record: format, absolute source path and fingerprint, options."""
-    target = path / "data" if path.is_dir() and fmt == "hf" else path
-    fingerprint = file_fingerprint(path) if path.is_file() else _folder_fingerprint(target)
+    """The ``import`` provenance record: format, absolute source path and fingerprint (of the
+    file, or of a folder's files), options."""
+    fingerprint = file_fingerprint(path) if path.is_file() else folder_fingerprint(path)
     return {"format": fmt, "path": str(path.resolve()), "fingerprint": fingerprint, **options}
 
 
-def _folder_fingerprint(folder: Path) -> str:
-    """sha256 over the names and fingerprints of the files directly in a folder."""
-    import hashlib
-
+def folder_fingerprint(folder: Path) -> str:
+    """``sha256:<hex>`` over the names and fingerprints of the files directly in a folder."""
     digest = hashlib.sha256()
     for path in sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []:
         digest.update(f"{path.name}\0{file_fingerprint(path)}\n".encode())

@@ -229,3 +229,52 @@ def test_cli_import_then_read_dataset(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "column 'images.file_name', row 1: image file not found" in result.output
     assert not bad.exists()
+
+
+def test_cli_table_folder_and_hf(tmp_path: Path) -> None:
+    runner = CliRunner()
+    source = write_csv(tmp_path)
+    options = ["--image-column", "path", "--text-column", "caption", "--labels-column", "tags"]
+    out = tmp_path / "t.parquet"
+    result = runner.invoke(
+        app, ["import", "table", str(source), *options, "--id-column", "key", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert labels_by_id(pq.read_table(out)) == expected_table_labels()
+    result = runner.invoke(
+        app, ["import", "table", str(source), *options, "--label-sep", ";", "-o", str(out)]
+    )
+    assert result.exit_code == 2 and "mixed separators" in result.output
+    (tmp_path / "data.csv").rename(tmp_path / "metadata.csv")
+    folder_out = tmp_path / "f.parquet"
+    result = runner.invoke(
+        app,
+        [
+            "import",
+            "folder",
+            str(tmp_path),
+            *options,
+            "--id-column",
+            "key",
+            "--embed-bytes",
+            "-o",
+            str(folder_out),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["rows"] == len(TABLE_ROWS)
+    assert pq.read_table(folder_out).column("image").type.num_fields == 2
+    pytest.importorskip("datasets")
+    hf_folder = write_hf(tmp_path / "hf_source")
+    hf_out = tmp_path / "h.parquet"
+    result = runner.invoke(
+        app, ["import", "hf", str(hf_folder), "--id-column", "key", "-o", str(hf_out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert labels_by_id(pq.read_table(hf_out)) == expected_table_labels()
+    result = runner.invoke(
+        app, ["export", str(hf_out), "--to", "hf", "-o", str(tmp_path / "hf_back"), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["rows"] == len(TABLE_ROWS)
