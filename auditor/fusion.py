@@ -1,6 +1,6 @@
 """Fusion: many signals in, one ``label_quality`` per row and one presence estimate per cell out.
 
-No ground truth is used anywhere here. The rules (README, "How the audit decides"):
+No ground truth is used anywhere here. The rules (docs/design.md, "How the audit decides"):
 
 1. **Cells.** Each detector's per-cell presence evidence is calibrated, class by class, to a
    probability by a monotone one-dimensional logistic fit against the given labels (a monotone

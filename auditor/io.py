@@ -74,7 +74,7 @@ def read_dataset(
     require_embeddings: bool = True,
     min_train_rows: int = 1,
 ) -> AuditDataset:
-    """Read and validate a dataset Parquet file (DESIGN.md, "Data contract").
+    """Read and validate a dataset Parquet file (docs/design.md, "Data contract").
 
     Parameters
     ----------

@@ -26,7 +26,7 @@ Scale: below :data:`hashing.neighbours.INDEX_MIN_ROWS` rows the search is exact 
 (:func:`nearest_neighbours`): memory O(block_size × N), never N × N, time O(N² · D). From that
 size on, an inverted-file index (:func:`hashing.neighbours.approximate_neighbours`) takes over:
 time about O(N^1.5 · D); measured recall@50 0.85–0.88 (20,000–100,000 rows) and a row AUROC
-0.005 below the exact vote's (README, "Scale").
+0.005 below the exact vote's (docs/benchmarks.md, "Scale").
 """
 
 from __future__ import annotations

@@ -208,7 +208,7 @@ def detection_report(
     suspicion_cells: np.ndarray | None = None,
     budgets: Sequence[float] = DEFAULT_BUDGETS,
 ) -> dict[str, float | int]:
-    """All detection metrics of one signal against known noise (METHODS.md, "Detection metrics").
+    """All detection metrics of one signal against known noise (docs/methods.md, "Detection").
 
     Parameters
     ----------

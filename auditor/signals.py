@@ -86,7 +86,7 @@ class Detector(Protocol):
 
 # Epochs of each hasher in a scan: enough for the per-sample signals to separate (they are read
 # from training, not from converged retrieval models), short enough that a 10,000-row scan with
-# all three stays within a few minutes on a 2-core CPU. Measured in the README's scan benchmark.
+# all three stays within a few minutes on a 2-core CPU. Measured in docs/benchmarks.md.
 SCAN_EPOCHS = {"rshnl": 20, "scbch": 20, "nrch": 30}
 
 

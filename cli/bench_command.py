@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from auditor.audit_files import RETRIEVAL_FILE
-from auditor.clean import DEFAULT_CONFIDENCE, STRATEGIES, parse_budget
+from auditor.cleaning import DEFAULT_CONFIDENCE, STRATEGIES, parse_budget
 from auditor.io import atomic_output_dir, read_dataset, refuse_overwriting_input
 from auditor.loop import (
     DEFAULT_METHODS,
@@ -20,7 +20,7 @@ from auditor.loop import (
     write_retrieval_json,
 )
 from auditor.loop import run_loop as run_cleaning_loop
-from auditor.scan import ScanSettings
+from auditor.scanning import ScanSettings
 from cli.common import (
     ClassesOption,
     CleanColumn,

@@ -7,12 +7,11 @@ from typing import Annotated
 
 import typer
 
-from auditor.clean import (
+from auditor.cleaning import (
     DEFAULT_CONFIDENCE,
     STRATEGIES,
     CleanSettings,
     clean_file,
-    parse_budget,
     summary_line,
 )
 from auditor.decisions import clean_with_decisions, decisions_summary_line
@@ -144,12 +143,7 @@ def clean(
             "give --audit and --strategy (or --decisions)", param_hint="--strategy"
         )
     try:
-        settings = CleanSettings(
-            strategy=strategy,
-            budget=None if budget is None else parse_budget(budget),
-            threshold=threshold,
-            confidence=confidence,
-        )
+        settings = CleanSettings.parse(strategy, budget, threshold, confidence)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     if out is None:

@@ -33,7 +33,7 @@ NprocOption = Annotated[
         help="Processes to run on this machine, data-parallel with torch.distributed (gloo on "
         "the CPU, nccl with one GPU each): the command re-runs itself under torch's launcher, "
         "each process works on its shard and the first one writes the outputs. For several "
-        "machines start the command with torchrun instead (see README). (default: 1)",
+        "machines start the command with torchrun instead (see docs/commands.md). (default: 1)",
     ),
 ]
 

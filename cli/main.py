@@ -114,7 +114,7 @@ def synth(
         Path | None,
         typer.Option(
             "--config",
-            help="TOML file of SynthSettings fields (any knob in the README); options override it.",
+            help="TOML file of SynthSettings fields (the knobs: docs/commands.md); options win.",
         ),
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed (default: 0).")] = None,
@@ -163,7 +163,7 @@ def inject(
     protocol: Annotated[
         str,
         typer.Option(
-            "--protocol", help=f"Noise protocol: {' | '.join(PROTOCOLS)} (see METHODS.md)."
+            "--protocol", help=f"Noise protocol: {' | '.join(PROTOCOLS)} (see docs/methods.md)."
         ),
     ] = "pairflip",
     rate: Annotated[

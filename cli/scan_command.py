@@ -29,7 +29,7 @@ from auditor.io import (
     read_table,
     write_table_atomic,
 )
-from auditor.scan import ScanResult, ScanSettings, run_scan, train_scan_hashers, write_scan
+from auditor.scanning import ScanResult, ScanSettings, run_scan, train_scan_hashers, write_scan
 from auditor.signals import HASHER_DETECTORS
 from auditor.synth import SynthSettings, make_synthetic
 from cli.common import (

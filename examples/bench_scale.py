@@ -80,7 +80,7 @@ def scan_once(
     """Read, scan and write like `audit scan`; stage times, per-epoch times and peak RSS."""
     import torch
 
-    from auditor.scan import ScanSettings, run_scan, write_scan
+    from auditor.scanning import ScanSettings, run_scan, write_scan
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", torch.get_num_threads())))
     rss_after_imports = peak_rss_mb()

@@ -13,7 +13,7 @@ on the unit-length rows, searched by inner product (= cosine similarity).
   is the index (one copy of the rows, float32) plus the (N, k) result.
 - Similarities of the returned neighbours are exact; what is approximate is which rows are
   returned (a true neighbour in a list that was not probed is missed). Measured recall@k and
-  the effect on the detection signals are in the README ("Scale").
+  the effect on the detection signals are in docs/benchmarks.md ("Scale").
 - A row is never its own neighbour; rows for which the probed lists held fewer than k other
   rows (rare: tiny or very unbalanced lists) are searched exactly instead.
 - Deterministic: the k-means sample and initialisation are seeded, and results are ordered by
@@ -34,7 +34,7 @@ INDEX_MIN_ROWS = 20_000
 which is fast enough there and keeps small scans exactly as before)."""
 
 DEFAULT_NPROBE = 48
-"""Lists probed per query (see README "Scale" for the measured recall and signal quality)."""
+"""Lists probed per query (docs/benchmarks.md, "Scale": the measured recall and signal quality)."""
 
 TRAIN_POINTS_PER_LIST = 40
 """k-means training sample per list: faiss's own minimum advice is 39; more costs

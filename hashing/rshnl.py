@@ -1,5 +1,5 @@
 """RSHNL: Contrastive Hashing + Center Aggregation + Noise-tolerant Self-paced Hashing (AAAI 2025),
-per METHODS.md.
+per docs/methods.md.
 
 Signals: ``rshnl_hardness`` (N,), l_i = g(p1_i) + g(p2_i) averaged over the last
 ``signal_average_epochs`` epochs, high = suspect; ``rshnl_weight`` (N,), the self-paced weight v_i

@@ -1,5 +1,5 @@
 """SCBCH: Cross-modal Semantic-Consistent Classification + Bidirectional Soft Contrastive Hashing
-(arXiv 2511.07780), per METHODS.md.
+(arXiv 2511.07780), per docs/methods.md.
 
 Signal: ``scbch_reliability`` (N,), r_i = gamma + (1 - gamma) cos(y_i, q_i) in [gamma, 1];
 low = suspect. Label evidence: (N, C) neighbour soft labels q_i; HIGH means the label is likely

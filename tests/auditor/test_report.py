@@ -26,7 +26,7 @@ from auditor.report import (
     thin,
 )
 from auditor.report import page as report_page
-from auditor.scan import run_scan, write_scan
+from auditor.scanning import run_scan, write_scan
 from tests.auditor.report_fixtures import (
     FAST_SETTINGS,
     N_CLASSES,

@@ -73,7 +73,7 @@ class ScanSettings:
     epochs : epochs of every hasher; None = each method's scan default (``SCAN_EPOCHS``).
     seed : seed of every random choice (default 0).
     device : ``cpu``, ``cuda``; None = cuda when present.
-    noise_rate : share of rows to flag as ``is_issue``; None = the estimate (see README).
+    noise_rate : share of rows to flag as ``is_issue``; None = the estimate (docs/design.md).
     threshold : presence probability below which a given label is suggested for removal and
         above which an absent class is suggested for addition (default 0.5).
     review_threshold : cells outside flagged rows are listed in ``label_issues.parquet`` when
@@ -333,7 +333,8 @@ def compare_with_truth(
 
 # ------------------------------------------------------------------------------------ writing
 def audit_table(scan: ScanResult) -> pa.Table:
-    """``audit.parquet``: one row per audited sample, sorted by rank (see audit_files)."""
+    """``audit.parquet``: one row per audited sample, sorted by rank (auditor.audit_files;
+    docs/design.md)."""
     order = np.argsort(scan.rank, kind="stable")
     ids = scan.ids[order]
     columns: dict[str, pa.Array] = {

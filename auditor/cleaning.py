@@ -135,6 +135,23 @@ class CleanSettings:
         if not 0.0 < self.confidence <= 1.0:
             raise ValueError(f"confidence must be in (0, 1], got {self.confidence}")
 
+    @classmethod
+    def parse(
+        cls,
+        strategy: str,
+        budget: str | float | int | None = None,
+        threshold: float | None = None,
+        confidence: float = DEFAULT_CONFIDENCE,
+    ) -> CleanSettings:
+        """Settings from user-facing values: ``budget`` as ``audit clean --budget`` takes it
+        (``"5%"``, ``0.05``, ``200``; see :func:`parse_budget`). ValueError when out of range."""
+        return cls(
+            strategy=strategy,
+            budget=None if budget is None else parse_budget(budget),
+            threshold=threshold,
+            confidence=confidence,
+        )
+
     @property
     def selection(self) -> str:
         """How rows are chosen, in words (for provenance and status lines)."""
@@ -293,7 +310,7 @@ class CleanResult:
     labels : (N, C) uint8 labels after cleaning (dropped rows keep theirs).
     keep : (N,) bool, False for dropped rows. selected : (N,) bool, the rows chosen.
     removed, added : (N, C) bool, the label cells changed.
-    counts : numbers for the user and the provenance (see README, ``audit clean``).
+    counts : numbers for the user and the provenance (see docs/commands.md, ``audit clean``).
     """
 
     labels: np.ndarray
