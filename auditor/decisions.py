@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from auditor.clean import (
+from auditor.cleaning import (
     AlignedAudit,
     CleanResult,
     align_audit,
@@ -122,7 +122,7 @@ def apply_decisions(
 
     Returns
     -------
-    A :class:`~auditor.clean.CleanResult`: ``labels`` (N, C) after, ``selected`` the rows with a
+    A :class:`~auditor.cleaning.CleanResult`: ``labels`` (N, C) after, ``selected`` the rows with a
     decision, ``removed`` / ``added`` the cells changed, ``counts`` per action.
     """
     row_of = {str(value): row for row, value in enumerate(dataset.ids.tolist())}
