@@ -592,27 +592,15 @@ def _replace_rows(original: pa.ChunkedArray, rows: np.ndarray, values: pa.Array)
     return combined.take(pa.array(indices))
 
 
-def clean_table(
+def relabelled_table(
     table: pa.Table,
     dataset: AuditDataset,
-    audit: AlignedAudit,
-    settings: CleanSettings,
+    result: CleanResult,
     *,
     columns: ColumnNames = DEFAULT_COLUMNS,
-) -> tuple[pa.Table, pa.Table | None, CleanResult]:
-    """Rewrite a data-contract table: labels of changed rows replaced, dropped rows removed,
-    a ``changes`` column added; every other column and row as it was.
-
-    Returns
-    -------
-    cleaned : the table. dropped : for ``drop``, the dropped rows (``id``, ``rank``,
-    ``label_quality``, ``given_labels``), else None. result : the :class:`CleanResult`.
-
-    ``changes`` is ``list<string>``: ``-name`` per label removed, ``+name`` per label added. If
-    the input already has a ``changes`` column (a cleaned file cleaned again) the new changes
-    are appended to it, so it keeps the whole history.
-    """
-    result = clean_arrays(dataset.labels, audit, settings)
+) -> pa.Table:
+    """``table`` with the labels of the changed rows replaced by ``result.labels`` (other rows
+    byte-for-byte as they were) and the ``changes`` column added or extended."""
     changed_rows = np.flatnonzero(result.removed.any(axis=1) | result.added.any(axis=1))
     labels_column = table.column(columns.labels)
     as_indices = pa.types.is_integer(labels_column.type.value_type)
@@ -645,6 +633,31 @@ def clean_table(
         )
     else:
         table = table.append_column(CHANGES_COLUMN, pa.array(changes, type=pa.list_(pa.string())))
+    return table
+
+
+def clean_table(
+    table: pa.Table,
+    dataset: AuditDataset,
+    audit: AlignedAudit,
+    settings: CleanSettings,
+    *,
+    columns: ColumnNames = DEFAULT_COLUMNS,
+) -> tuple[pa.Table, pa.Table | None, CleanResult]:
+    """Rewrite a data-contract table: labels of changed rows replaced, dropped rows removed,
+    a ``changes`` column added; every other column and row as it was.
+
+    Returns
+    -------
+    cleaned : the table. dropped : for ``drop``, the dropped rows (``id``, ``rank``,
+    ``label_quality``, ``given_labels``), else None. result : the :class:`CleanResult`.
+
+    ``changes`` is ``list<string>``: ``-name`` per label removed, ``+name`` per label added. If
+    the input already has a ``changes`` column (a cleaned file cleaned again) the new changes
+    are appended to it, so it keeps the whole history.
+    """
+    result = clean_arrays(dataset.labels, audit, settings)
+    table = relabelled_table(table, dataset, result, columns=columns)
     dropped = None
     if settings.strategy == "drop":
         if not (result.keep & dataset.train_mask).any():

@@ -34,6 +34,8 @@ from auditor.report.figures import (
     retrieval_figure,
 )
 from auditor.report.media import NO_MEDIA, SuspectMedia, suspect_media
+from auditor.report.review import SECTION as REVIEW_SECTION
+from auditor.report.review import review_section
 from auditor.report.text import MISSING, number, percent
 
 DEFAULT_TOP = 50
@@ -43,6 +45,7 @@ SECTIONS = (
     ("detection", "Detection against the known noise"),
     ("classes", "Per class"),
     ("suspects", "Top suspects"),
+    REVIEW_SECTION,
     ("retrieval", "Retrieval before and after cleaning"),
 )
 COMPARISON_KEYS = (
@@ -380,6 +383,7 @@ def report_html(folder: AuditFolder, top: int = DEFAULT_TOP, media: SuspectMedia
         detection_section(folder),
         classes_section(folder),
         suspects_section(folder, top, media),
+        review_section(folder, media),
         retrieval_section(folder),
     ]
     subtitle = f"{folder.audit.num_rows:,} rows · {len(folder.classes)} classes"
