@@ -79,7 +79,7 @@ def read_dataset(
     require_embeddings: bool = True,
     min_train_rows: int = 1,
 ) -> AuditDataset:
-    """Read and validate a dataset Parquet file (DESIGN.md, "Data contract").
+    """Read and validate a dataset Parquet file (docs/design.md, "Data contract").
 
     Parameters
     ----------
@@ -276,11 +276,13 @@ def labels_to_multi_hot(
     *,
     file: str | None = None,
     column: str | None = None,
+    allow_empty: bool = False,
 ) -> np.ndarray:
     """Convert a list<string> or list<int> label column to a (N, C) uint8 multi-hot matrix.
 
-    Null lists, empty lists, null entries, unknown class names and out-of-range class numbers
-    are errors naming the first bad row. A class repeated within one row counts once.
+    Null lists, null entries, unknown class names, out-of-range class numbers and (unless
+    ``allow_empty``, as in an audit's ``labels_to_remove``) empty lists are errors naming the
+    first bad row. A class repeated within one row counts once.
     """
     array = _combined(values)
     value_type = _list_value_type(array.type, file, column or "labels")
@@ -289,7 +291,7 @@ def labels_to_multi_hot(
         row = int(np.flatnonzero(array.is_null().to_numpy(zero_copy_only=False))[0])
         raise DataError("null label list", file=file, column=column, row=row)
     lengths = pc.list_value_length(array).to_numpy(zero_copy_only=False)
-    if (lengths == 0).any():
+    if not allow_empty and (lengths == 0).any():
         row = int(np.flatnonzero(lengths == 0)[0])
         raise DataError(
             "empty label list: every row needs at least one label",
@@ -713,13 +715,16 @@ def check_output_file(path: str | Path, command: str, *inputs: str | Path | None
         record = read_provenance(resolved)
     except DataError:
         record = None
-    if record is None or record.get("command") != command:
-        written_by = (
-            f"`audit {record.get('command')}`" if record is not None else "something else"
-        )
+    if record is None:
         raise DataError(
-            f"exists and was written by {written_by}, not by `audit {command}`: choose another "
-            "-o or remove it yourself (nothing was changed)",
+            f"exists and is not an earlier output of `audit {command}` (no hashaudit provenance "
+            "in it): choose another -o or remove it yourself (nothing was changed)",
+            file=str(path),
+        )
+    if record.get("command") != command:
+        raise DataError(
+            f"exists and was written by `audit {record.get('command')}`, not by `audit {command}`: "
+            "choose another -o or remove it yourself (nothing was changed)",
             file=str(path),
         )
 
@@ -781,13 +786,24 @@ def atomic_output_dir(
         shutil.rmtree(previous, ignore_errors=True)
 
 
-def write_json_atomic(payload: Mapping[str, Any], path: str | Path) -> None:
-    """Write JSON (sorted keys, indented) via a temporary name renamed into place."""
+def write_bytes_atomic(data: bytes, path: str | Path) -> None:
+    """Write ``data`` to ``path`` via a temporary name renamed into place: a reader sees the
+    old file or the whole new one, and a failure leaves no partial file."""
     path = Path(path)
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        temporary.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+        temporary.write_bytes(data)
         os.replace(temporary, path)
     finally:
         if temporary.exists():
             temporary.unlink()
+
+
+def write_text_atomic(text: str, path: str | Path) -> None:
+    """Write UTF-8 text atomically (:func:`write_bytes_atomic`)."""
+    write_bytes_atomic(text.encode("utf-8"), path)
+
+
+def write_json_atomic(payload: Mapping[str, Any], path: str | Path) -> None:
+    """Write JSON (sorted keys, indented) atomically (:func:`write_bytes_atomic`)."""
+    write_text_atomic(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n", path)

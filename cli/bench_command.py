@@ -8,19 +8,19 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from auditor.clean import DEFAULT_CONFIDENCE, STRATEGIES, parse_budget
+from auditor.audit_files import RETRIEVAL_FILE
+from auditor.cleaning import DEFAULT_CONFIDENCE, STRATEGIES, parse_budget
 from auditor.io import atomic_output_dir, check_output_folder, read_dataset
 from auditor.loop import (
     DEFAULT_METHODS,
     NOISY,
     ORACLE,
-    RETRIEVAL_FILE,
     LoopSettings,
     gap_closed,
     write_retrieval_json,
 )
 from auditor.loop import run_loop as run_cleaning_loop
-from auditor.scan import ScanSettings
+from auditor.scanning import ScanSettings
 from cli.common import (
     ClassesOption,
     CleanColumn,

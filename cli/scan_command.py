@@ -14,7 +14,9 @@ import typer
 from rich import progress as rich_progress
 from rich.table import Table
 
+from auditor.audit_files import FUSED, REPORT_FILE
 from auditor.dataset import AuditDataset, ColumnNames, DataError
+from auditor.detectors import HASHER_DETECTORS
 from auditor.embed import EmbedSettings, embed_file
 from auditor.fusion import class_lists
 from auditor.inject import inject_into_table
@@ -31,9 +33,7 @@ from auditor.io import (
     read_table,
     write_table_atomic,
 )
-from auditor.report import REPORT_FILE
-from auditor.scan import FUSED, ScanResult, ScanSettings, run_scan, train_scan_hashers, write_scan
-from auditor.signals import HASHER_DETECTORS
+from auditor.scanning import ScanResult, ScanSettings, run_scan, train_scan_hashers, write_scan
 from auditor.synth import SynthSettings, make_synthetic
 from cli.common import (
     ClassesOption,
@@ -59,8 +59,8 @@ from cli.common import (
 )
 from cli.embed_command import RichEmbedProgress
 from cli.launch import NprocOption, relaunch_if_asked
-from hashing.distributed import distributed_from_env
 from hashing.hasher import ProgressCallback
+from hashing.runtime.distributed import distributed_from_env
 
 TOP_SUSPECTS = 15
 

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Each child patches one writer so that it stalls after writing part of the output.
 STALL_IN = {
     # the folder writer: audit.parquet and label_issues.parquet written, summary.json next
-    "scan": ("auditor.scan", "write_json_atomic"),
+    "scan": ("auditor.audit_files", "write_json_atomic"),
     # the single-file writer: the temporary Parquet file is complete, the rename is next
     "inject": ("pyarrow.parquet", "write_table"),
 }
