@@ -37,6 +37,7 @@ import pyarrow as pa
 from auditor.audit_files import AUDIT_COLUMNS, FUSED, ISSUES_COLUMNS, ISSUES_FILE, read_audit
 from auditor.dataset import DEFAULT_COLUMNS, AuditDataset, ColumnNames, DataError
 from auditor.io import (
+    check_output_file,
     dataset_from_table,
     file_fingerprint,
     labels_to_multi_hot,
@@ -44,7 +45,6 @@ from auditor.io import (
     multi_hot_to_arrow,
     read_provenance,
     read_table,
-    refuse_overwriting_input,
     require_columns,
     write_table_atomic,
 )
@@ -592,27 +592,15 @@ def _replace_rows(original: pa.ChunkedArray, rows: np.ndarray, values: pa.Array)
     return combined.take(pa.array(indices))
 
 
-def clean_table(
+def relabelled_table(
     table: pa.Table,
     dataset: AuditDataset,
-    audit: AlignedAudit,
-    settings: CleanSettings,
+    result: CleanResult,
     *,
     columns: ColumnNames = DEFAULT_COLUMNS,
-) -> tuple[pa.Table, pa.Table | None, CleanResult]:
-    """Rewrite a data-contract table: labels of changed rows replaced, dropped rows removed,
-    a ``changes`` column added; every other column and row as it was.
-
-    Returns
-    -------
-    cleaned : the table. dropped : for ``drop``, the dropped rows (``id``, ``rank``,
-    ``label_quality``, ``given_labels``), else None. result : the :class:`CleanResult`.
-
-    ``changes`` is ``list<string>``: ``-name`` per label removed, ``+name`` per label added. If
-    the input already has a ``changes`` column (a cleaned file cleaned again) the new changes
-    are appended to it, so it keeps the whole history.
-    """
-    result = clean_arrays(dataset.labels, audit, settings)
+) -> pa.Table:
+    """``table`` with the labels of the changed rows replaced by ``result.labels`` (other rows
+    byte-for-byte as they were) and the ``changes`` column added or extended."""
     changed_rows = np.flatnonzero(result.removed.any(axis=1) | result.added.any(axis=1))
     labels_column = table.column(columns.labels)
     as_indices = pa.types.is_integer(labels_column.type.value_type)
@@ -645,6 +633,31 @@ def clean_table(
         )
     else:
         table = table.append_column(CHANGES_COLUMN, pa.array(changes, type=pa.list_(pa.string())))
+    return table
+
+
+def clean_table(
+    table: pa.Table,
+    dataset: AuditDataset,
+    audit: AlignedAudit,
+    settings: CleanSettings,
+    *,
+    columns: ColumnNames = DEFAULT_COLUMNS,
+) -> tuple[pa.Table, pa.Table | None, CleanResult]:
+    """Rewrite a data-contract table: labels of changed rows replaced, dropped rows removed,
+    a ``changes`` column added; every other column and row as it was.
+
+    Returns
+    -------
+    cleaned : the table. dropped : for ``drop``, the dropped rows (``id``, ``rank``,
+    ``label_quality``, ``given_labels``), else None. result : the :class:`CleanResult`.
+
+    ``changes`` is ``list<string>``: ``-name`` per label removed, ``+name`` per label added. If
+    the input already has a ``changes`` column (a cleaned file cleaned again) the new changes
+    are appended to it, so it keeps the whole history.
+    """
+    result = clean_arrays(dataset.labels, audit, settings)
+    table = relabelled_table(table, dataset, result, columns=columns)
     dropped = None
     if settings.strategy == "drop":
         if not (result.keep & dataset.train_mask).any():
@@ -698,9 +711,9 @@ def clean_file(
     if settings.strategy == "prune" and issues_path is None:
         issues_path = audit_path.with_name(ISSUES_FILE)
     inputs = (data, audit_path, issues_path)
-    refuse_overwriting_input(out, *inputs)
+    check_output_file(out, "clean", *inputs)
     if sidecar is not None:
-        refuse_overwriting_input(sidecar, *inputs)
+        check_output_file(sidecar, "clean", *inputs)
     table = read_table(data)
     dataset = dataset_from_table(
         table, source=str(data), columns=columns, classes=classes, require_embeddings=False
