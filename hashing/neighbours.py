@@ -35,7 +35,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
 INDEX_MIN_ROWS = 20_000
 """Row count from which the neighbour searches use the index (below it: exact blocked search,
@@ -64,6 +63,14 @@ DEFAULT_BLOCK_ROWS = 256
 SEARCH_ROWS = 16_384
 """Queries per faiss call (a multiple of faiss's own 4,096-query blocks): bounds the
 (SEARCH_ROWS, k + margin) result arrays."""
+
+
+def _use_torch_threads(faiss: object) -> None:
+    """Give faiss as many threads as torch uses (torch is imported here, not by the module:
+    the kNN vote needs no torch)."""
+    import torch
+
+    faiss.omp_set_num_threads(max(1, torch.get_num_threads()))  # type: ignore[attr-defined]
 
 
 def _as_unit_array(unit: np.ndarray, k: int) -> np.ndarray:
@@ -136,7 +143,7 @@ def exact_neighbours(
 
     unit = _as_unit_array(unit, k)
     n_rows, dim = unit.shape
-    faiss.omp_set_num_threads(max(1, torch.get_num_threads()))
+    _use_torch_threads(faiss)
     index = faiss.IndexFlatIP(dim)
     index.add(unit)
     # k, the row itself and a margin: a row whose k-th candidate ties with the last is re-searched
@@ -217,7 +224,7 @@ def approximate_neighbours(
     if nprobe < 1:
         raise ValueError(f"nprobe must be at least 1, got {nprobe}")
     lists = ivf_lists(n_rows) if n_lists is None else int(n_lists)
-    faiss.omp_set_num_threads(max(1, torch.get_num_threads()))
+    _use_torch_threads(faiss)
     quantizer = faiss.IndexFlatIP(dim)
     index = faiss.IndexIVFFlat(quantizer, dim, lists, faiss.METRIC_INNER_PRODUCT)
     index.cp.seed = int(seed)
