@@ -5,7 +5,8 @@ Each importer reads the user's files with a real parser (``json``, pandas, pyarr
 once at this edge and returns an :class:`ImportedData`: the data-contract table (``id``,
 ``labels`` as class names, raw ``image`` / ``text`` for ``audit embed``, ``split``, and
 ``source_row``: the row's position in the source, which ``audit export`` uses to write the
-cleaned labels back into the user's format) plus the ``import`` record kept in the provenance.
+cleaned labels back into the user's format) plus the ``import_source`` record kept in the
+provenance.
 
 Bad input is a :class:`~auditor.dataset.DataError` naming the file, the column (or COCO field)
 and the row: a missing image file, an unknown category id, an empty tag cell, a malformed JSON
@@ -58,7 +59,7 @@ class ImportedData:
         split, source_row.
     classes : the class names (COCO: every category, in category-id order; otherwise sorted).
     record : what ``audit export`` needs to write back (format, source path and fingerprint,
-        the options used), stored in the provenance under ``import``.
+        the options used), stored in the provenance under ``import_source``.
     notes : things the user should know (rows skipped and why).
     """
 
