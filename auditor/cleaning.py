@@ -33,18 +33,18 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from auditor.audit_files import AUDIT_COLUMNS, FUSED, ISSUES_COLUMNS, ISSUES_FILE, read_audit
 from auditor.dataset import DEFAULT_COLUMNS, AuditDataset, ColumnNames, DataError
 from auditor.io import (
+    check_output_file,
     dataset_from_table,
     file_fingerprint,
+    labels_to_multi_hot,
     make_provenance,
     multi_hot_to_arrow,
     read_provenance,
     read_table,
-    refuse_overwriting_input,
     require_columns,
     write_table_atomic,
 )
@@ -419,48 +419,6 @@ def truth_accuracy(dataset: AuditDataset, result: CleanResult) -> dict[str, floa
 
 
 # ----------------------------------------------------------------------------- the audit files
-def _label_lists(
-    values: pa.ChunkedArray, classes: Sequence[str], *, file: str | None, column: str
-) -> np.ndarray:
-    """A list<string> (or list<int>) column, empty lists allowed -> (M, C) bool."""
-    array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    if not (pa.types.is_list(array.type) or pa.types.is_large_list(array.type)):
-        raise DataError(
-            f"wrong type {array.type}: expected a list of class names", file=file, column=column
-        )
-    if array.null_count:
-        row = int(np.flatnonzero(array.is_null().to_numpy(zero_copy_only=False))[0])
-        raise DataError("null label list", file=file, column=column, row=row)
-    flat = pc.list_flatten(array)
-    parents = pc.list_parent_indices(array).to_numpy(zero_copy_only=False).astype(np.int64)
-    if flat.null_count:
-        position = int(np.flatnonzero(flat.is_null().to_numpy(zero_copy_only=False))[0])
-        raise DataError(
-            "null entry in the label list", file=file, column=column, row=int(parents[position])
-        )
-    if pa.types.is_integer(flat.type):
-        indices = flat.to_numpy(zero_copy_only=False).astype(np.int64)
-        bad = np.flatnonzero((indices < 0) | (indices >= len(classes)))
-        what = "class number {}"
-    else:
-        position_of = {name: index for index, name in enumerate(classes)}
-        names = flat.to_pylist()
-        indices = np.array([position_of.get(str(name), -1) for name in names], dtype=np.int64)
-        bad = np.flatnonzero(indices < 0)
-        what = "class {!r}"
-    if bad.size:
-        value = flat[int(bad[0])].as_py()
-        raise DataError(
-            f"{what.format(value)} is not one of the dataset's {len(classes)} classes",
-            file=file,
-            column=column,
-            row=int(parents[bad[0]]),
-        )
-    matrix = np.zeros((len(array), len(classes)), dtype=bool)
-    matrix[parents, indices] = True
-    return matrix
-
-
 def _python_ids(ids: np.ndarray) -> list[Any]:
     return ids.tolist()
 
@@ -539,7 +497,8 @@ def align_audit(
         )
 
     def lists(name: str) -> np.ndarray:
-        return _label_lists(audit.column(name), classes, file=file, column=name)
+        values = audit.column(name)
+        return labels_to_multi_hot(values, classes, file=file, column=name, allow_empty=True) > 0
 
     given = lists("given_labels")
     differs = np.flatnonzero((given != dataset.labels[rows].astype(bool)).any(axis=1))
@@ -714,7 +673,7 @@ def clean_table(
             {
                 "id": pa.array(_python_ids(ids)),
                 "rank": pa.array(audit.rank[chosen][order]),
-                "label_quality": pa.array(audit.label_quality[chosen][order]),
+                FUSED: pa.array(audit.label_quality[chosen][order]),
                 "given_labels": multi_hot_to_arrow(audit.given[chosen][order], dataset.classes),
             }
         )
@@ -752,9 +711,9 @@ def clean_file(
     if settings.strategy == "prune" and issues_path is None:
         issues_path = audit_path.with_name(ISSUES_FILE)
     inputs = (data, audit_path, issues_path)
-    refuse_overwriting_input(out, *inputs)
+    check_output_file(out, "clean", *inputs)
     if sidecar is not None:
-        refuse_overwriting_input(sidecar, *inputs)
+        check_output_file(sidecar, "clean", *inputs)
     table = read_table(data)
     dataset = dataset_from_table(
         table, source=str(data), columns=columns, classes=classes, require_embeddings=False

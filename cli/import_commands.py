@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import numpy as np
 import typer
 
-from auditor.io import make_provenance, refuse_overwriting_input, write_table_atomic
+from auditor.io import check_output_file, make_provenance, write_table_atomic
 from cli.common import JsonOption, QuietOption, configure_logging, emit_json, handle_errors, status
 
 if TYPE_CHECKING:
@@ -115,7 +115,7 @@ def coco(
     configure_logging(quiet)
     from auditor.import_formats import import_coco  # pandas only when importing
 
-    refuse_overwriting_input(out, annotations, captions)
+    check_output_file(out, "import coco", annotations, captions)
     imported = import_coco(
         annotations,
         images,
@@ -154,7 +154,7 @@ def table(
     configure_logging(quiet)
     from auditor.import_formats import TableColumns, import_table
 
-    refuse_overwriting_input(out, file)
+    check_output_file(out, "import table", file)
     columns = TableColumns(
         None if no_image else image_column,
         None if no_text else text_column,
@@ -190,7 +190,7 @@ def folder(
     configure_logging(quiet)
     from auditor.import_formats import TableColumns, import_folder
 
-    refuse_overwriting_input(out, sidecar)
+    check_output_file(out, "import folder", sidecar, directory)
     columns = TableColumns(
         image=image_column, text=text_column, labels=labels_column, id=id_column, split=split_column
     )
@@ -220,6 +220,7 @@ def hf(
     configure_logging(quiet)
     from auditor.import_formats import TableColumns, import_hf
 
+    check_output_file(out, "import hf", directory)
     columns = TableColumns(
         None if no_image else image_column,
         None if no_text else text_column,

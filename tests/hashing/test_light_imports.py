@@ -21,7 +21,7 @@ def modules_after(statement: str) -> set[str]:
         capture_output=True,
         text=True,
         check=True,
-        timeout=120,
+        timeout=1800,
     )
     return {name.split(".")[0] for name in completed.stdout.split()}
 
