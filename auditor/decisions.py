@@ -34,7 +34,6 @@ from auditor.cleaning import (
     truth_accuracy,
 )
 from auditor.dataset import DEFAULT_COLUMNS, AuditDataset, ColumnNames, DataError
-from auditor.import_formats import split_tags
 from auditor.io import (
     check_output_file,
     dataset_from_table,
@@ -44,6 +43,7 @@ from auditor.io import (
     read_table,
     write_table_atomic,
 )
+from auditor.tags import split_tags
 
 DECISION_COLUMNS = ("id", "class", "action")
 ACTIONS = ("accepted", "rejected", "set")

@@ -37,7 +37,6 @@ from auditor.import_formats import (
     SOURCE_ROW,
     TABLE_SUFFIXES,
     hf_arrow_files,
-    join_tags,
     parse_label_cells,
     read_hf_folder,
     read_json_file,
@@ -52,6 +51,7 @@ from auditor.io import (
     read_table,
     schema_classes,
 )
+from auditor.tags import join_tags
 
 FORMATS = ("coco", "table", "hf")
 ADDED_MARK = "image-level label added by review"

@@ -10,7 +10,6 @@ from typing import Annotated
 
 import typer
 
-from auditor.export_formats import FORMATS, export_file
 from cli.common import JsonOption, QuietOption, configure_logging, emit_json, handle_errors, status
 
 
@@ -19,7 +18,9 @@ def export(
     data: Annotated[
         Path, typer.Argument(help="A file made by `audit import` (then embedded, cleaned, ...).")
     ],
-    to: Annotated[str, typer.Option("--to", help=f"{' | '.join(FORMATS)}: the imported format.")],
+    to: Annotated[
+        str, typer.Option("--to", help="coco | table | hf: the format DATA was imported from.")
+    ],
     out: Annotated[
         Path,
         typer.Option(
@@ -39,6 +40,8 @@ def export(
 ) -> None:
     """Write DATA's labels back into the format it was imported from, plus what changed."""
     configure_logging(quiet)
+    from auditor.export_formats import export_file  # pandas only when exporting
+
     summary = export_file(data, to, out, source=source)
     if json_output:
         emit_json(summary)

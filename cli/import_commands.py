@@ -7,21 +7,16 @@ auditor/import_formats.py; here: options, the atomic write with provenance, one 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import typer
 
-from auditor.import_formats import (
-    ImportedData,
-    TableColumns,
-    import_coco,
-    import_folder,
-    import_hf,
-    import_table,
-)
 from auditor.io import check_output_file, make_provenance, write_table_atomic
 from cli.common import JsonOption, QuietOption, configure_logging, emit_json, handle_errors, status
+
+if TYPE_CHECKING:
+    from auditor.import_formats import ImportedData
 
 OutOption = Annotated[Path, typer.Option("-o", "--out", help="Parquet file to write.")]
 EmbedBytesOption = Annotated[
@@ -118,6 +113,8 @@ def coco(
 ) -> None:
     """COCO: one row per image; labels = its annotations' category names; id = image id."""
     configure_logging(quiet)
+    from auditor.import_formats import import_coco  # pandas only when importing
+
     check_output_file(out, "import coco", annotations, captions)
     imported = import_coco(
         annotations,
@@ -155,6 +152,8 @@ def table(
 ) -> None:
     """A CSV / TSV / JSONL / Parquet table with an image path, a text and tags per row."""
     configure_logging(quiet)
+    from auditor.import_formats import TableColumns, import_table
+
     check_output_file(out, "import table", file)
     columns = TableColumns(
         None if no_image else image_column,
@@ -189,6 +188,8 @@ def folder(
 ) -> None:
     """DIR/<images> + a sidecar CSV/JSONL whose file_name column names them (relative to DIR)."""
     configure_logging(quiet)
+    from auditor.import_formats import TableColumns, import_folder
+
     check_output_file(out, "import folder", sidecar, directory)
     columns = TableColumns(
         image=image_column, text=text_column, labels=labels_column, id=id_column, split=split_column
@@ -217,6 +218,8 @@ def hf(
 ) -> None:
     """A Hugging Face `datasets` folder written by save_to_disk, read with pyarrow."""
     configure_logging(quiet)
+    from auditor.import_formats import TableColumns, import_hf
+
     check_output_file(out, "import hf", directory)
     columns = TableColumns(
         None if no_image else image_column,
