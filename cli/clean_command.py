@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -13,7 +14,6 @@ from auditor.clean import (
     CleanSettings,
     clean_file,
     parse_budget,
-    summary_line,
 )
 from cli.common import (
     ClassesOption,
@@ -33,6 +33,44 @@ from cli.common import (
     result_console,
     status,
 )
+
+
+def summary_line(summary: Mapping[str, Any]) -> str:
+    """One sentence of what a cleaning did, from ``clean_file``'s summary."""
+    strategy = summary["strategy"]
+    head = (
+        f"{strategy}: {summary['rows_selected']} of {summary['rows_audited']} audited rows chosen "
+        f"({summary['selection']})"
+    )
+    if strategy == "drop":
+        body = f"{summary['rows_dropped']} rows dropped (listed in {summary['dropped_file']})"
+    else:
+        body = (
+            f"{summary['rows_changed']} rows changed: {summary['labels_removed']} labels removed, "
+            f"{summary['labels_added']} added"
+        )
+        if strategy == "relabel" and summary.get("rows_kept_given_labels"):
+            body += (
+                f"; {summary['rows_kept_given_labels']} rows kept their labels (empty suggestion)"
+            )
+        if strategy == "prune":
+            body += (
+                f"; {summary['cells_below_confidence']} suggested cells below confidence "
+                f"{summary['confidence']:g} left alone"
+            )
+            if summary.get("removals_skipped_to_keep_a_label"):
+                body += (
+                    f", {summary['removals_skipped_to_keep_a_label']} removals skipped to keep a "
+                    "label"
+                )
+    line = f"{head}; {body}. Wrote {summary['output']} ({summary['rows_written']} rows)."
+    if "label_accuracy_before" in summary:
+        line += (
+            f" Train rows whose labels equal clean_labels: {summary['label_accuracy_before']:.3f}"
+            f" before, {summary['label_accuracy_after']:.3f} after"
+            + (" (kept rows)." if strategy == "drop" else ".")
+        )
+    return line
 
 
 @handle_errors
@@ -72,15 +110,15 @@ def clean(
         typer.Option(
             "--confidence",
             help="prune: minimum error probability (label_issues.parquet) of a suggested cell "
-            f"to apply it (default: {DEFAULT_CONFIDENCE}).",
-            show_default=False,
+            "to apply it.",
         ),
     ] = DEFAULT_CONFIDENCE,
     issues: Annotated[
         Path | None,
         typer.Option(
             "--issues",
-            help="prune: the per-cell evidence (default: label_issues.parquet beside --audit).",
+            help="prune: the per-cell evidence.",
+            show_default="label_issues.parquet beside --audit",
         ),
     ] = None,
     out: Annotated[
@@ -88,8 +126,8 @@ def clean(
         typer.Option(
             "-o",
             "--out",
-            help="Output Parquet file (default: DATA-stem.cleaned-STRATEGY.parquet); drop also "
-            "writes OUT-stem.dropped.parquet.",
+            help="Output Parquet file; drop also writes OUT-stem.dropped.parquet.",
+            show_default="DATA-stem.cleaned-STRATEGY.parquet",
         ),
     ] = None,
     classes: ClassesOption = None,
