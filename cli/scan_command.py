@@ -55,13 +55,14 @@ def embed_first_if_raw(
 ) -> Path:
     """If DATA has raw ``image``/``text`` columns but no embeddings, embed them first (to
     ``DATA-stem.embedded.parquet``, cached by content) and return that file; else DATA."""
-    from auditor.embed import EmbedSettings, embed_file
     from auditor.io import read_schema
 
     names = set(read_schema(data).names)
     has_embeddings = {columns.image_embedding, columns.text_embedding} <= names
     if has_embeddings or not {columns.image, columns.text} <= names:
         return data
+    from auditor.embed import EmbedSettings, embed_file
+
     out = data.with_name(f"{data.stem}.embedded.parquet")
     status(
         f"{data} has raw images and texts but no embeddings: embedding them first -> {out}", quiet

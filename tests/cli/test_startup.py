@@ -136,3 +136,26 @@ def test_bench_needs_no_loop_flag(tmp_path: Path) -> None:
     result = runner.invoke(app, ["bench", str(missing), "-q"])
     assert result.exit_code == 2  # the data is checked: no complaint about a missing --loop
     assert "--loop" not in result.output
+
+
+def test_nproc_shares_the_default_thread_count_and_keeps_the_users(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import torch.distributed.launcher.api as launcher
+
+    import cli.launch
+
+    seen: list[str] = []
+
+    def fake_launch(config: object, entrypoint: object) -> Any:
+        return lambda *arguments: seen.append(os.environ["OMP_NUM_THREADS"])
+
+    monkeypatch.setattr(launcher, "elastic_launch", fake_launch)
+    monkeypatch.setattr(threads, "usable_cores", lambda: 8)
+    monkeypatch.setenv("OMP_NUM_THREADS", "8")
+    monkeypatch.setattr(threads, "DEFAULTED", frozenset({"OMP_NUM_THREADS"}))
+    assert cli.launch.launch_local(2, ["train", "x.parquet"]) == 0
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    monkeypatch.setattr(threads, "DEFAULTED", frozenset())
+    assert cli.launch.launch_local(2, ["train", "x.parquet"]) == 0
+    assert seen == ["4", "3"]  # the default split over the workers; the user's value kept
