@@ -1,6 +1,6 @@
 """The typed in-memory dataset every part of the audit works on.
 
-A dataset Parquet file (see DESIGN.md, "Data contract") is read once, validated at the edge,
+A dataset Parquet file (see docs/design.md, "Data contract") is read once, validated at the edge,
 and becomes an :class:`AuditDataset`: plain numpy arrays with fixed shapes and dtypes, so the
 algorithms below never see Arrow types, nulls or class names.
 """

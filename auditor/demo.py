@@ -19,7 +19,7 @@ from auditor.io import dataset_from_table, dataset_to_table, make_provenance, wr
 from auditor.synth import SynthSettings, make_synthetic
 
 if TYPE_CHECKING:  # the scan (torch, cleanlab) is imported only when a demo runs
-    from auditor.scan import ScanResult
+    from auditor.scanning import ScanResult
     from hashing.hasher import ProgressCallback
 
 DEMO_ROWS = 4000
@@ -86,7 +86,7 @@ def run_demo(
     """The whole demo into the folder ``out``: ``out/data.parquet`` (the noisy data; ``on_data``
     is told about it before the scan starts) and ``out/audit/`` (the scan with its report, the
     default scan settings with ``seed``)."""
-    from auditor.scan import ScanSettings, run_scan, write_scan
+    from auditor.scanning import ScanSettings, run_scan, write_scan
 
     out.mkdir(parents=True, exist_ok=True)
     data = write_demo_data(out / DATA_FILE, rows=rows, seed=seed)

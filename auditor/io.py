@@ -74,7 +74,7 @@ def read_dataset(
     require_embeddings: bool = True,
     min_train_rows: int = 1,
 ) -> AuditDataset:
-    """Read and validate a dataset Parquet file (DESIGN.md, "Data contract").
+    """Read and validate a dataset Parquet file (docs/design.md, "Data contract").
 
     Parameters
     ----------
@@ -271,11 +271,13 @@ def labels_to_multi_hot(
     *,
     file: str | None = None,
     column: str | None = None,
+    allow_empty: bool = False,
 ) -> np.ndarray:
     """Convert a list<string> or list<int> label column to a (N, C) uint8 multi-hot matrix.
 
-    Null lists, empty lists, null entries, unknown class names and out-of-range class numbers
-    are errors naming the first bad row. A class repeated within one row counts once.
+    Null lists, null entries, unknown class names, out-of-range class numbers and (unless
+    ``allow_empty``, as in an audit's ``labels_to_remove``) empty lists are errors naming the
+    first bad row. A class repeated within one row counts once.
     """
     array = _combined(values)
     value_type = _list_value_type(array.type, file, column or "labels")
@@ -284,7 +286,7 @@ def labels_to_multi_hot(
         row = int(np.flatnonzero(array.is_null().to_numpy(zero_copy_only=False))[0])
         raise DataError("null label list", file=file, column=column, row=row)
     lengths = pc.list_value_length(array).to_numpy(zero_copy_only=False)
-    if (lengths == 0).any():
+    if not allow_empty and (lengths == 0).any():
         row = int(np.flatnonzero(lengths == 0)[0])
         raise DataError(
             "empty label list: every row needs at least one label",
@@ -580,13 +582,24 @@ def atomic_output_dir(path: str | Path) -> Iterator[Path]:
         shutil.rmtree(previous, ignore_errors=True)
 
 
-def write_json_atomic(payload: Mapping[str, Any], path: str | Path) -> None:
-    """Write JSON (sorted keys, indented) via a temporary name renamed into place."""
+def write_bytes_atomic(data: bytes, path: str | Path) -> None:
+    """Write ``data`` to ``path`` via a temporary name renamed into place: a reader sees the
+    old file or the whole new one, and a failure leaves no partial file."""
     path = Path(path)
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        temporary.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+        temporary.write_bytes(data)
         os.replace(temporary, path)
     finally:
         if temporary.exists():
             temporary.unlink()
+
+
+def write_text_atomic(text: str, path: str | Path) -> None:
+    """Write UTF-8 text atomically (:func:`write_bytes_atomic`)."""
+    write_bytes_atomic(text.encode("utf-8"), path)
+
+
+def write_json_atomic(payload: Mapping[str, Any], path: str | Path) -> None:
+    """Write JSON (sorted keys, indented) atomically (:func:`write_bytes_atomic`)."""
+    write_text_atomic(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n", path)

@@ -13,15 +13,12 @@ from typing import Any
 
 import numpy as np
 
+from auditor.audit_files import METRICS_FILE, MODEL_FILE
 from auditor.dataset import AuditDataset, DataError
 from auditor.io import atomic_output_dir, make_provenance, write_json_atomic
 from hashing.hasher import CrossModalHasher, ProgressCallback
 from hashing.methods import default_settings
 from hashing.retrieval import label_relevance, mean_average_precision
-
-MODEL_FILE = "model.pt"
-METRICS_FILE = "metrics.json"
-"""The training folder (``audit train -o``): the trained model and what it scored."""
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from auditor.clean import DEFAULT_CONFIDENCE, STRATEGIES, parse_budget
+from auditor.cleaning import DEFAULT_CONFIDENCE, STRATEGIES, parse_budget
 from cli.common import (
     METHOD_NAMES,
     SCAN_HASHERS,
@@ -210,10 +210,11 @@ def bench(
     labels, on each cleaned version and on the clean labels (oracle); print mAP image->text and
     text->image and label accuracy. (The other benchmarks are examples/bench_*.py.)"""
     configure_logging(quiet)
+    from auditor.audit_files import RETRIEVAL_FILE
     from auditor.io import atomic_output_dir, read_dataset, refuse_overwriting_input
-    from auditor.loop import DEFAULT_METHODS, RETRIEVAL_FILE, LoopSettings, write_retrieval_json
+    from auditor.loop import DEFAULT_METHODS, LoopSettings, write_retrieval_json
     from auditor.loop import run_loop as run_cleaning_loop
-    from auditor.scan import ScanSettings
+    from auditor.scanning import ScanSettings
 
     scan_values: dict[str, Any] = {"seed": seed, "device": device, "bits": bits}
     chosen_scan_methods = parse_methods(scan_methods, "--scan-methods")

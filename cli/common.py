@@ -43,7 +43,9 @@ typer.core.TyperOption.display_type_rich = _flag_type  # type: ignore[method-ass
 METHOD_NAMES = ("plain", "rshnl", "scbch", "nrch")
 """hashing.methods.METHODS: the hashers `audit train` and `audit bench` train."""
 SCAN_HASHERS = ("rshnl", "scbch", "nrch")
-"""auditor.signals.HASHER_DETECTORS: the noise-robust hashers a scan trains."""
+"""auditor.detectors.HASHER_DETECTORS: the noise-robust hashers a scan trains."""
+EXPORT_FORMATS = ("coco", "table", "hf")
+"""auditor.export_formats.FORMATS: what `audit export --to` writes back."""
 BITS_RANGE = (8, 256)
 """hashing.hasher.MIN_BITS, MAX_BITS."""
 

@@ -149,7 +149,7 @@ def embed(
     """Add image_embedding and text_embedding columns computed from raw images and texts."""
     configure_logging(quiet)
     from auditor.embed import EmbedSettings, embed_file
-    from hashing.distributed import distributed_from_env
+    from hashing.runtime.distributed import distributed_from_env
 
     if out is None:
         out = data.with_name(f"{data.stem}.embedded.parquet")

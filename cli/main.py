@@ -17,6 +17,7 @@ import typer
 from auditor.dataset import ColumnNames
 from auditor.noise import PROTOCOLS
 from auditor.synth import SynthSettings
+from cli import import_commands
 from cli.bench_command import bench
 from cli.clean_command import clean
 from cli.common import (
@@ -41,6 +42,7 @@ from cli.common import (
     status,
 )
 from cli.embed_command import embed
+from cli.export_command import export
 from cli.report_command import report
 from cli.scan_command import demo, scan
 from cli.threads import HELP_EPILOG
@@ -60,11 +62,16 @@ app = typer.Typer(
     epilog=HELP_EPILOG,
 )
 import_app = typer.Typer(
-    help="Convert standard released benchmark files to the hashaudit data contract.",
+    help="Convert benchmark releases or your own data (COCO, tables, image folders, "
+    "HF datasets) to the hashaudit data contract.",
     no_args_is_help=True,
     rich_markup_mode="markdown",
 )
 app.add_typer(import_app, name="import")
+import_app.command("coco")(import_commands.coco)
+import_app.command("table")(import_commands.table)
+import_app.command("folder")(import_commands.folder)
+import_app.command("hf")(import_commands.hf)
 app.command("train")(train)
 app.command("embed")(embed)
 app.command("scan")(scan)
@@ -72,6 +79,7 @@ app.command("demo")(demo)
 app.command("clean")(clean)
 app.command("bench")(bench)
 app.command("report")(report)
+app.command("export")(export)
 
 
 def _version(value: bool) -> None:
@@ -140,7 +148,7 @@ def synth(
         Path | None,
         typer.Option(
             "--config",
-            help="TOML file of SynthSettings fields (any knob in the README); options override it.",
+            help="TOML file of SynthSettings fields (the knobs: docs/commands.md); options win.",
         ),
     ] = None,
     seed: SeedOption = SynthSettings.seed,
@@ -189,7 +197,7 @@ def inject(
     protocol: Annotated[
         str,
         typer.Option(
-            "--protocol", help=f"Noise protocol: {' | '.join(PROTOCOLS)} (see METHODS.md)."
+            "--protocol", help=f"Noise protocol: {' | '.join(PROTOCOLS)} (see docs/methods.md)."
         ),
     ] = "pairflip",
     rate: Annotated[

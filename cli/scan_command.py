@@ -45,7 +45,7 @@ from cli.tables import Column, fitted_table
 if TYPE_CHECKING:  # torch and cleanlab load when a scan runs, not when the command line starts
     from auditor.dataset import AuditDataset
     from auditor.demo import DemoData
-    from auditor.scan import ScanResult, ScanSettings
+    from auditor.scanning import ScanResult, ScanSettings
 
 TOP_SUSPECTS = 15
 
@@ -81,8 +81,8 @@ def _fmt(value: Any) -> str:
 
 def suspects_table(scan: ScanResult, width: int) -> Any:
     """The top suspects, most suspect first, in the columns that fit ``width``."""
+    from auditor.audit_files import FUSED
     from auditor.fusion import class_lists
-    from auditor.scan import FUSED
 
     order = np.argsort(scan.rank, kind="stable")[:TOP_SUSPECTS]
     strongest = scan.strongest_signal()
@@ -133,7 +133,7 @@ DETECTION_KEYS = (  # most telling first: a narrow terminal drops from the end
 
 def detection_table(detection: dict[str, dict[str, Any]], width: int) -> Any:
     """Every signal against the known noise, in the metric columns that fit ``width``."""
-    from auditor.scan import FUSED
+    from auditor.audit_files import FUSED
 
     columns = [Column("signal")] + [
         Column(header, justify="right", priority=position)
@@ -151,7 +151,7 @@ def detection_table(detection: dict[str, dict[str, Any]], width: int) -> Any:
 
 def render_scan(scan: ScanResult, summary: dict[str, Any], out: Path) -> None:
     """Top suspects and, with truth, the comparison table, on stdout."""
-    from auditor.report import REPORT_FILE
+    from auditor.audit_files import REPORT_FILE
 
     width = result_console.width
     result_console.print(suspects_table(scan, width))
@@ -179,7 +179,7 @@ def scan_and_report(
     json_output: bool,
     quiet: bool,
 ) -> dict[str, Any]:
-    from auditor.scan import run_scan, write_scan
+    from auditor.scanning import run_scan, write_scan
 
     with stage_progress(quiet) as progress_for:
         scan = run_scan(dataset, settings, truth=truth, progress_for=progress_for)
@@ -192,7 +192,7 @@ def scan_and_report(
 
 
 def _settings(config: Path | None, given: dict[str, Any]) -> ScanSettings:
-    from auditor.scan import ScanSettings
+    from auditor.scanning import ScanSettings
 
     values = read_toml_settings(config, ScanSettings)
     values.update({key: value for key, value in given.items() if value is not None})
@@ -255,9 +255,9 @@ def scan(
     (and the truth when known); write audit.parquet, label_issues.parquet and summary.json."""
     configure_logging(quiet)
     from auditor.io import read_dataset
-    from auditor.scan import train_scan_hashers
+    from auditor.scanning import train_scan_hashers
     from auditor.truth import read_truth
-    from hashing.distributed import distributed_from_env
+    from hashing.runtime.distributed import distributed_from_env
 
     settings = _settings(
         config,

@@ -70,9 +70,9 @@ def train(
     configure_logging(quiet)
     from auditor.io import read_dataset
     from auditor.train import fit_hasher, train_hasher, training_metrics, write_training
-    from hashing.distributed import distributed_from_env
     from hashing.hasher import MAX_BITS, MIN_BITS
     from hashing.methods import METHODS
+    from hashing.runtime.distributed import distributed_from_env
 
     if method not in METHODS:
         raise typer.BadParameter(

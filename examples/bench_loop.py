@@ -9,7 +9,7 @@ Datasets (as in bench_scan.py and bench_train.py): ``synthetic`` — `audit synt
 real labels and tags with the papers' pairflip noise files and the STAND-IN image view built
 from the clean labels (bench_scan.py explains it); ``wikipedia`` — both real views, symmetric
 noise. Every setting runs :func:`auditor.loop.run_loop` (the library behind
-`audit bench`) and prints markdown tables for the README: mAP image→text / text→image
+`audit bench`) and prints markdown tables for docs/benchmarks.md: mAP image→text / text→image
 per method and label version, the share of the noisy → oracle gap each cleaning closes, and the
 cleaned labels' own accuracy (share of train rows whose labels equal the truth).
 With --out DIR each setting's retrieval.json and scans go to DIR/<dataset>-<protocol>-<rate>/.
@@ -30,8 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_scan import SHARED as MIRFLICKR  # noqa: E402
 from bench_scan import mirflickr, synthetic  # noqa: E402
 
-from auditor.clean import DEFAULT_CONFIDENCE, STRATEGIES, parse_budget  # noqa: E402
+from auditor.audit_files import RETRIEVAL_FILE  # noqa: E402
+from auditor.cleaning import DEFAULT_CONFIDENCE, STRATEGIES, parse_budget  # noqa: E402
 from auditor.dataset import AuditDataset  # noqa: E402
+from auditor.detectors import HASHER_DETECTORS  # noqa: E402
 from auditor.importers import import_wikipedia  # noqa: E402
 from auditor.inject import with_noise  # noqa: E402
 from auditor.io import atomic_output_dir  # noqa: E402
@@ -39,7 +41,6 @@ from auditor.loop import (  # noqa: E402
     DEFAULT_METHODS,
     NOISY,
     ORACLE,
-    RETRIEVAL_FILE,
     LoopResult,
     LoopSettings,
     cleaned_name,
@@ -47,8 +48,7 @@ from auditor.loop import (  # noqa: E402
     run_loop,
     write_retrieval_json,
 )
-from auditor.scan import ScanSettings  # noqa: E402
-from auditor.signals import HASHER_DETECTORS  # noqa: E402
+from auditor.scanning import ScanSettings  # noqa: E402
 
 WIKIPEDIA = MIRFLICKR.parent / "wikipedia"
 PROTOCOL = {"synthetic": "pairflip", "mirflickr": "pairflip", "wikipedia": "symmetric"}

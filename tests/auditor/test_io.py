@@ -105,7 +105,7 @@ def test_failed_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert list(tmp_path.iterdir()) == []
 
 
-# One case per bad input of DESIGN.md: (how to break the table, column, row, message fragment).
+# One case per bad input of docs/design.md: (how to break the table, column, row, message fragment).
 BAD_INPUTS = {
     "unknown column": (lambda t: t.drop_columns(["labels"]), "labels", None, "no such column"),
     "wrong labels type": (

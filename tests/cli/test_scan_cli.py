@@ -76,19 +76,6 @@ def test_scan_prints_tables(
         assert f"{row['label_quality']:.3f}" in line
 
 
-def test_demo_end_to_end(tmp_path: Path) -> None:
-    out = tmp_path / "demo"
-    result = runner.invoke(app, ["demo", "--rows", "400", "-o", str(out)])
-    assert result.exit_code == 0, result.output
-    assert "demo data: 400 synthetic rows, pairflip noise on" in " ".join(result.output.split())
-    assert "demo finished" in result.stdout
-    assert sorted(p.name for p in out.iterdir()) == ["audit", "data.parquet"]
-    summary = json.loads((out / "audit" / "summary.json").read_text())
-    assert summary["rows_audited"] == 200 and summary["true_noisy_rows"] == 100
-    # the fused ranking finds the injected noise on the demo's data
-    assert summary["detection"]["label_quality"]["auroc"] > 0.75
-
-
 def test_scan_with_truth_file(noisy_file: Path, tmp_path: Path) -> None:
     table = pq.read_table(noisy_file)
     truth = tmp_path / "truth.parquet"

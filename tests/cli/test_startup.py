@@ -19,7 +19,7 @@ from cli.main import app, tool_version
 from cli.report_command import DEFAULT_TOP
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("torch", "cleanlab", "sklearn", "matplotlib")
+HEAVY = ("torch", "cleanlab", "sklearn", "matplotlib", "pandas")
 runner = CliRunner()
 
 
@@ -92,9 +92,10 @@ def test_ctrl_c_during_start_up_is_one_line_and_exit_130(
 
 
 def test_help_names_pinned_to_the_library() -> None:
+    from auditor.detectors import HASHER_DETECTORS
+    from auditor.export_formats import FORMATS
     from auditor.loop import DEFAULT_METHODS
     from auditor.report import DEFAULT_TOP as REPORT_TOP
-    from auditor.signals import HASHER_DETECTORS
     from hashing.hasher import MAX_BITS, MIN_BITS
     from hashing.methods import METHODS
 
@@ -102,6 +103,7 @@ def test_help_names_pinned_to_the_library() -> None:
     assert common.SCAN_HASHERS == HASHER_DETECTORS
     assert common.BITS_RANGE == (MIN_BITS, MAX_BITS)
     assert DEFAULT_TOP == REPORT_TOP
+    assert common.EXPORT_FORMATS == FORMATS
 
 
 def _commands(group: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
