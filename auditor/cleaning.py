@@ -37,6 +37,7 @@ import pyarrow as pa
 from auditor.audit_files import AUDIT_COLUMNS, FUSED, ISSUES_COLUMNS, ISSUES_FILE, read_audit
 from auditor.dataset import DEFAULT_COLUMNS, AuditDataset, ColumnNames, DataError
 from auditor.io import (
+    check_output_file,
     dataset_from_table,
     file_fingerprint,
     labels_to_multi_hot,
@@ -44,7 +45,6 @@ from auditor.io import (
     multi_hot_to_arrow,
     read_provenance,
     read_table,
-    refuse_overwriting_input,
     require_columns,
     write_table_atomic,
 )
@@ -711,9 +711,9 @@ def clean_file(
     if settings.strategy == "prune" and issues_path is None:
         issues_path = audit_path.with_name(ISSUES_FILE)
     inputs = (data, audit_path, issues_path)
-    refuse_overwriting_input(out, *inputs)
+    check_output_file(out, "clean", *inputs)
     if sidecar is not None:
-        refuse_overwriting_input(sidecar, *inputs)
+        check_output_file(sidecar, "clean", *inputs)
     table = read_table(data)
     dataset = dataset_from_table(
         table, source=str(data), columns=columns, classes=classes, require_embeddings=False

@@ -34,16 +34,16 @@ from auditor.cleaning import (
     truth_accuracy,
 )
 from auditor.dataset import DEFAULT_COLUMNS, AuditDataset, ColumnNames, DataError
-from auditor.import_formats import split_tags
 from auditor.io import (
+    check_output_file,
     dataset_from_table,
     file_fingerprint,
     make_provenance,
     read_provenance,
     read_table,
-    refuse_overwriting_input,
     write_table_atomic,
 )
+from auditor.tags import split_tags
 
 DECISION_COLUMNS = ("id", "class", "action")
 ACTIONS = ("accepted", "rejected", "set")
@@ -254,7 +254,7 @@ def clean_with_decisions(
     provenance chain) is refused.
     """
     data, decisions_path, out = Path(data), Path(decisions_path), Path(out)
-    refuse_overwriting_input(out, data, decisions_path, audit_path)
+    check_output_file(out, "clean", data, decisions_path, audit_path)
     table = read_table(data)
     dataset = dataset_from_table(
         table, source=str(data), columns=columns, classes=classes, require_embeddings=False

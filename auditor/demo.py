@@ -6,6 +6,7 @@ the scan compares every signal with the known noise.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,13 @@ import pyarrow as pa
 
 from auditor.dataset import AuditDataset
 from auditor.inject import inject_into_table
-from auditor.io import dataset_from_table, dataset_to_table, make_provenance, write_table_atomic
+from auditor.io import (
+    atomic_output_dir,
+    dataset_from_table,
+    dataset_to_table,
+    make_provenance,
+    write_table_atomic,
+)
 from auditor.synth import SynthSettings, make_synthetic
 
 if TYPE_CHECKING:  # the scan (torch, cleanlab) is imported only when a demo runs
@@ -85,15 +92,22 @@ def run_demo(
 ) -> DemoResult:
     """The whole demo into the folder ``out``: ``out/data.parquet`` (the noisy data; ``on_data``
     is told about it before the scan starts) and ``out/audit/`` (the scan with its report, the
-    default scan settings with ``seed``)."""
+    default scan settings with ``seed``). The folder is built under a temporary name and renamed
+    into place only when all of it is written (``check_output_folder(out, "demo")`` first)."""
     from auditor.scanning import ScanSettings, run_scan, write_scan
 
-    out.mkdir(parents=True, exist_ok=True)
-    data = write_demo_data(out / DATA_FILE, rows=rows, seed=seed)
-    if on_data is not None:
-        on_data(data)
     settings = ScanSettings(seed=seed)
-    scan = run_scan(data.dataset, settings, truth=None, progress_for=progress_for)
-    audit_dir = out / AUDIT_FOLDER
-    summary = write_scan(scan, audit_dir, settings, source=data.dataset.source)
-    return DemoResult(data=data, audit_dir=audit_dir, scan=scan, summary=summary)
+    with atomic_output_dir(out, "demo") as folder:
+        written = write_demo_data(folder / DATA_FILE, rows=rows, seed=seed)
+        data = dataclasses.replace(written, path=out / DATA_FILE)
+        if on_data is not None:
+            on_data(data)
+        scan = run_scan(written.dataset, settings, truth=None, progress_for=progress_for)
+        summary = write_scan(
+            scan,
+            folder / AUDIT_FOLDER,
+            settings,
+            source=written.dataset.source,
+            source_name=str(data.path),
+        )
+    return DemoResult(data=data, audit_dir=out / AUDIT_FOLDER, scan=scan, summary=summary)

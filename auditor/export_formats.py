@@ -37,14 +37,21 @@ from auditor.import_formats import (
     SOURCE_ROW,
     TABLE_SUFFIXES,
     hf_arrow_files,
-    join_tags,
     parse_label_cells,
     read_hf_folder,
     read_json_file,
     read_source_table,
     source_record,
 )
-from auditor.io import atomic_output_dir, read_provenance, read_table, schema_classes
+from auditor.io import (
+    atomic_output_dir,
+    check_output_file,
+    check_output_folder,
+    read_provenance,
+    read_table,
+    schema_classes,
+)
+from auditor.tags import join_tags
 
 FORMATS = ("coco", "table", "hf")
 ADDED_MARK = "image-level label added by review"
@@ -311,7 +318,7 @@ def export_hf(
     metadata[b"huggingface"] = json.dumps({"info": {"features": features}}).encode()
     table = table.replace_schema_metadata(metadata)
     state = read_json_file(source / "state.json")
-    with atomic_output_dir(out) as folder:
+    with atomic_output_dir(out, "export hf", source) as folder:
         name = "data-00000-of-00001.arrow"
         with (
             pa.OSFile(str(folder / name), "wb") as sink,
@@ -341,8 +348,10 @@ def export_file(
             file=str(data),
         )
     source_path = checked_source(record, source)
-    if out.resolve() == source_path.resolve() or out.resolve() == data.resolve():
-        raise DataError("the output would overwrite an input; choose another -o", file=str(out))
+    if to == "hf":
+        check_output_folder(out, "export hf", data, source_path)
+    else:
+        check_output_file(out, f"export {to}", data, source_path)
     summary: dict[str, Any] = {"output": str(out), "to": to, "source": str(source_path)}
     if to == "coco":
         exported = export_coco(rows, record, source_path)

@@ -212,7 +212,7 @@ def confidently_wrong_rows(labels: np.ndarray, presence: np.ndarray) -> np.ndarr
     given (and exceeds ``1 − P``). Per-class thresholds adapt to rare and common classes.
 
     This is cleanlab's confident-learning filter, one-vs-rest per class
-    (``cleanlab.filter.find_label_issues(..., multi_label=True,
+    (``cleanlab.multilabel_classification.filter.find_label_issues(...,
     filter_by="confident_learning")``), row for row: a test pins the equality. It is kept here,
     ten lines of numpy, because the scan needs it on the fused presence of every cell and
     cleanlab's version builds a confident joint per class around it.

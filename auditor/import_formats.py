@@ -5,7 +5,8 @@ Each importer reads the user's files with a real parser (``json``, pandas, pyarr
 once at this edge and returns an :class:`ImportedData`: the data-contract table (``id``,
 ``labels`` as class names, raw ``image`` / ``text`` for ``audit embed``, ``split``, and
 ``source_row``: the row's position in the source, which ``audit export`` uses to write the
-cleaned labels back into the user's format) plus the ``import`` record kept in the provenance.
+cleaned labels back into the user's format) plus the ``import_source`` record kept in the
+provenance.
 
 Bad input is a :class:`~auditor.dataset.DataError` naming the file, the column (or COCO field)
 and the row: a missing image file, an unknown category id, an empty tag cell, a malformed JSON
@@ -19,11 +20,8 @@ for a cell written with a different separator: "mixed separators", an error.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,9 +34,15 @@ import pyarrow.parquet as pq
 
 from auditor.dataset import DataError
 from auditor.io import dataset_from_table, file_fingerprint
+from auditor.tags import (
+    QUOTED,
+    SEPARATOR_CANDIDATES,
+    MixedSeparators,
+    detect_separator,
+    split_tags,
+)
 
 SOURCE_ROW = "source_row"
-SEPARATOR_CANDIDATES = ("|", ";", ",")
 TABLE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 TABLE_SUFFIXES.update({".parquet": "parquet", ".pq": "parquet"})
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -55,7 +59,7 @@ class ImportedData:
         split, source_row.
     classes : the class names (COCO: every category, in category-id order; otherwise sorted).
     record : what ``audit export`` needs to write back (format, source path and fingerprint,
-        the options used), stored in the provenance under ``import``.
+        the options used), stored in the provenance under ``import_source``.
     notes : things the user should know (rows skipped and why).
     """
 
@@ -63,50 +67,6 @@ class ImportedData:
     classes: tuple[str, ...]
     record: dict[str, Any]
     notes: tuple[str, ...] = field(default=())
-
-
-# ------------------------------------------------------------------------------- tag cells
-def split_tags(cell: str, sep: str) -> list[str]:
-    """``'dog|"rock|roll"'`` -> ``['dog', 'rock|roll']`` (quotes protect a separator; each tag
-    stripped of surrounding spaces)."""
-    if len(sep) != 1:
-        raise ValueError(f"a label separator is one character, got {sep!r}")
-    fields = next(csv.reader([cell], delimiter=sep, quotechar='"', skipinitialspace=True), [])
-    return [tag.strip() for tag in fields]
-
-
-def join_tags(tags: Sequence[str], sep: str) -> str:
-    """Inverse of :func:`split_tags`: tags that contain the separator or a quote are quoted."""
-    buffer = io.StringIO()
-    csv.writer(buffer, delimiter=sep, quotechar='"', lineterminator="").writerow(list(tags))
-    return buffer.getvalue()
-
-
-_QUOTED = re.compile(r'"(?:[^"]|"")*"')
-
-
-def detect_separator(cells: Sequence[str]) -> str:
-    """The one separator of ``SEPARATOR_CANDIDATES`` the cells use outside quotes ("|" when
-    every cell holds one tag). Two different ones -> ValueError naming the row of the second."""
-    first: dict[str, int] = {}
-    for row, cell in enumerate(cells):
-        bare = _QUOTED.sub("", cell)
-        for sep in SEPARATOR_CANDIDATES:
-            if sep in bare and sep not in first:
-                first[sep] = row
-    if len(first) > 1:
-        (sep_a, row_a), (sep_b, row_b) = sorted(first.items(), key=lambda item: item[1])[:2]
-        raise _MixedSeparators(sep_a, row_a, sep_b, row_b)
-    return next(iter(first), "|")
-
-
-class _MixedSeparators(ValueError):
-    def __init__(self, sep_a: str, row_a: int, sep_b: str, row_b: int) -> None:
-        self.row = row_b
-        super().__init__(
-            f"mixed separators: row {row_a} separates tags with {sep_a!r}, this row with "
-            f"{sep_b!r} (pick one, or quote tags that contain it; --label-sep sets it)"
-        )
 
 
 def parse_label_cells(
@@ -123,7 +83,7 @@ def parse_label_cells(
     if cells and sep is None:
         try:
             sep = detect_separator(cells)
-        except _MixedSeparators as error:
+        except MixedSeparators as error:
             rows = [row for row, text in enumerate(is_text) if text]
             raise DataError(str(error), file=file, column=column, row=rows[error.row]) from None
     others = [candidate for candidate in SEPARATOR_CANDIDATES if candidate != sep]
@@ -136,7 +96,7 @@ def parse_label_cells(
             if not value.strip():
                 raise DataError("empty tag cell", file=file, column=column, row=row)
             tags = split_tags(value, sep)
-            bare = _QUOTED.sub("", value)
+            bare = QUOTED.sub("", value)
             mixed = [other for other in others if other in bare]
             if mixed:
                 raise DataError(

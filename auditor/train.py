@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from auditor.audit_files import METRICS_FILE, MODEL_FILE
-from auditor.dataset import AuditDataset, DataError
+from auditor.dataset import AuditDataset, DataError, check_classes_learnable
 from auditor.io import atomic_output_dir, make_provenance, write_json_atomic
 from hashing.hasher import CrossModalHasher, ProgressCallback
 from hashing.methods import default_settings
@@ -45,13 +45,9 @@ def check_trainable(dataset: AuditDataset) -> None:
     """DataError unless the dataset can be trained on and evaluated (query rows, 2+ classes)."""
     if dataset.image is None or dataset.text is None:
         raise DataError("no embeddings: run `audit embed` first", file=dataset.source)
-    if dataset.n_classes < 2:
-        raise DataError(
-            f"only {dataset.n_classes} class: hashing by label similarity needs at least 2",
-            file=dataset.source,
-        )
     if int(dataset.train_mask.sum()) < 2:
         raise DataError("fewer than 2 train rows", file=dataset.source)
+    check_classes_learnable(dataset.labels[dataset.train_mask], dataset.source)
     if not dataset.query_mask.any():
         raise DataError(
             "no query rows: retrieval evaluation needs rows with split 'query'",
@@ -174,9 +170,15 @@ def training_metrics(
     }
 
 
-def write_training(out: str | Path, hasher: CrossModalHasher, metrics: dict[str, Any]) -> Path:
-    """The folder ``out`` with ``model.pt`` and ``metrics.json``, written atomically."""
-    with atomic_output_dir(out) as folder:
+def write_training(
+    out: str | Path,
+    hasher: CrossModalHasher,
+    metrics: dict[str, Any],
+    *inputs: str | Path | None,
+) -> Path:
+    """The folder ``out`` with ``model.pt`` and ``metrics.json``, written atomically (marked as
+    `audit train`'s output, trained on ``inputs``)."""
+    with atomic_output_dir(out, "train", *inputs) as folder:
         hasher.save(folder / MODEL_FILE)
         write_json_atomic(metrics, folder / METRICS_FILE)
     return Path(out)

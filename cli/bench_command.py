@@ -22,6 +22,7 @@ from cli.common import (
     QuietOption,
     SplitColumn,
     TextColumn,
+    check_seed,
     column_names,
     configure_logging,
     emit_json,
@@ -185,7 +186,9 @@ def bench(
             help="prune's confidence, as `audit clean`.",
         ),
     ] = DEFAULT_CONFIDENCE,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of scans and trainings.")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed of scans and trainings.", callback=check_seed)
+    ] = 0,
     device: DeviceOption = None,
     out: Annotated[
         Path | None,
@@ -211,7 +214,7 @@ def bench(
     text->image and label accuracy. (The other benchmarks are examples/bench_*.py.)"""
     configure_logging(quiet)
     from auditor.audit_files import RETRIEVAL_FILE
-    from auditor.io import atomic_output_dir, read_dataset, refuse_overwriting_input
+    from auditor.io import atomic_output_dir, check_output_folder, read_dataset
     from auditor.loop import DEFAULT_METHODS, LoopSettings, write_retrieval_json
     from auditor.loop import run_loop as run_cleaning_loop
     from auditor.scanning import ScanSettings
@@ -240,7 +243,7 @@ def bench(
         raise typer.BadParameter(str(error)) from None
     if out is None:
         out = data.with_name(f"{data.stem}.loop")
-    refuse_overwriting_input(out, data)
+    check_output_folder(out, "bench", data)
     columns = column_names(
         id_column, labels_column, image_column, text_column, split_column, clean_column
     )
@@ -251,7 +254,7 @@ def bench(
         f"{settings.rounds} round(s)",
         quiet,
     )
-    with atomic_output_dir(out) as folder, stage_progress(quiet) as progress_for:
+    with atomic_output_dir(out, "bench", data) as folder, stage_progress(quiet) as progress_for:
         result = run_cleaning_loop(
             dataset,
             settings,

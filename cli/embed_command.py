@@ -23,6 +23,7 @@ from cli.common import (
     JsonOption,
     QuietOption,
     SettingSeedOption,
+    check_device,
     configure_logging,
     emit_json,
     handle_errors,
@@ -94,7 +95,10 @@ def embed(
     device: Annotated[
         str | None,
         typer.Option(
-            "--device", help="auto (cuda when present), cpu, cuda or cuda:N.", show_default="auto"
+            "--device",
+            help="auto (cuda when present), cpu, cuda or cuda:N.",
+            show_default="auto",
+            callback=check_device,
         ),
     ] = None,
     bf16: Annotated[

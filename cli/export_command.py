@@ -48,7 +48,7 @@ def export(
 ) -> None:
     """Write DATA's labels back into the format it was imported from, plus what changed."""
     configure_logging(quiet)
-    from auditor.export_formats import export_file
+    from auditor.export_formats import export_file  # pandas only when exporting
 
     summary = export_file(data, to, out, source=source)
     if json_output:

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Annotated
 import numpy as np
 import typer
 
-from auditor.io import make_provenance, refuse_overwriting_input, write_table_atomic
+from auditor.io import check_output_file, make_provenance, write_table_atomic
 from cli.common import JsonOption, QuietOption, configure_logging, emit_json, handle_errors, status
 
-if TYPE_CHECKING:  # the importers load pandas: only when an import runs
+if TYPE_CHECKING:
     from auditor.import_formats import ImportedData
 
 OutOption = Annotated[Path, typer.Option("-o", "--out", help="Parquet file to write.")]
@@ -115,9 +115,9 @@ def coco(
 ) -> None:
     """COCO: one row per image; labels = its annotations' category names; id = image id."""
     configure_logging(quiet)
-    refuse_overwriting_input(out, annotations, captions)
-    from auditor.import_formats import import_coco
+    from auditor.import_formats import import_coco  # pandas only when importing
 
+    check_output_file(out, "import coco", annotations, captions)
     imported = import_coco(
         annotations,
         images,
@@ -155,9 +155,9 @@ def table(
 ) -> None:
     """A CSV / TSV / JSONL / Parquet table with an image path, a text and tags per row."""
     configure_logging(quiet)
-    refuse_overwriting_input(out, file)
     from auditor.import_formats import TableColumns, import_table
 
+    check_output_file(out, "import table", file)
     columns = TableColumns(
         None if no_image else image_column,
         None if no_text else text_column,
@@ -193,9 +193,9 @@ def folder(
 ) -> None:
     """DIR/<images> + a sidecar CSV/JSONL whose file_name column names them (relative to DIR)."""
     configure_logging(quiet)
-    refuse_overwriting_input(out, sidecar)
     from auditor.import_formats import TableColumns, import_folder
 
+    check_output_file(out, "import folder", sidecar, directory)
     columns = TableColumns(
         image=image_column, text=text_column, labels=labels_column, id=id_column, split=split_column
     )
@@ -225,6 +225,7 @@ def hf(
     configure_logging(quiet)
     from auditor.import_formats import TableColumns, import_hf
 
+    check_output_file(out, "import hf", directory)
     columns = TableColumns(
         None if no_image else image_column,
         None if no_text else text_column,

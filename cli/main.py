@@ -158,8 +158,10 @@ def synth(
     """Write a deterministic synthetic multi-label image-text dataset (the demo's data)."""
     configure_logging(quiet)
     from auditor.importers import describe_splits
-    from auditor.io import dataset_to_table, make_provenance, write_table_atomic
+    from auditor.io import check_output_file, dataset_to_table, make_provenance, write_table_atomic
     from auditor.synth import make_synthetic
+
+    check_output_file(out, "synth")
 
     given = options_given(
         ctx,
@@ -169,8 +171,9 @@ def synth(
         text_dim=("text_dim", text_dim),
         seed=("seed", seed),
     )
+    from_file = read_toml_settings(config, SynthSettings)  # its errors name the file
     try:
-        settings = SynthSettings(**{**read_toml_settings(config, SynthSettings), **given})
+        settings = SynthSettings(**{**from_file, **given})
     except (ValueError, TypeError) as error:
         raise typer.BadParameter(str(error)) from None
     data = make_synthetic(settings)
@@ -230,10 +233,10 @@ def inject(
     configure_logging(quiet)
     from auditor.inject import inject_into_table
     from auditor.io import (
+        check_output_file,
         dataset_from_table,
         make_provenance,
         read_table,
-        refuse_overwriting_input,
         write_table_atomic,
     )
 
@@ -244,7 +247,7 @@ def inject(
         )
     if out is None:
         out = data.with_name(f"{data.stem}.{protocol}-{rate:g}.parquet")
-    refuse_overwriting_input(out, data)
+    check_output_file(out, "inject", data)
     columns: ColumnNames = column_names(
         id_column, labels_column, image_column, text_column, split_column, clean_column
     )
@@ -348,9 +351,9 @@ def import_mirflickr(
     """MIRFlickr-25K, papers' protocol: query rows 0..1999, train 2000..11999, database the rest."""
     configure_logging(quiet)
     from auditor.importers import import_mirflickr25k
-    from auditor.io import refuse_overwriting_input
+    from auditor.io import check_output_file
 
-    refuse_overwriting_input(out, lall, yall, xall, noise)
+    check_output_file(out, "import mirflickr25k", lall, yall, xall, noise)
     dataset = import_mirflickr25k(lall, yall, xall, noise, xall_key=xall_key)
     settings = {
         "lall": str(lall),
@@ -379,7 +382,9 @@ def import_wiki(
     """The Wikipedia dataset: train pairs become train rows, test pairs query rows."""
     configure_logging(quiet)
     from auditor.importers import import_wikipedia
+    from auditor.io import check_output_file
 
+    check_output_file(out, "import wikipedia", folder)
     dataset = import_wikipedia(folder)
     _write_imported(dataset, out, "import wikipedia", {"folder": str(folder)}, json_output, quiet)
 

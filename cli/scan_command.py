@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import typer
 
-from auditor.dataset import ColumnNames
+from auditor.dataset import ColumnNames, DataError
 from auditor.demo import DEMO_ROWS
 from cli.common import (
     BitsOption,
@@ -28,6 +30,7 @@ from cli.common import (
     SettingSeedOption,
     SplitColumn,
     TextColumn,
+    check_seed,
     column_names,
     configure_logging,
     emit_json,
@@ -51,19 +54,27 @@ TOP_SUSPECTS = 15
 
 
 def embed_first_if_raw(
-    data: Path, columns: ColumnNames, encoder: str, skip_bad: bool, quiet: bool
-) -> Path:
+    data: Path,
+    columns: ColumnNames,
+    encoder: str,
+    skip_bad: bool,
+    quiet: bool,
+    classes: list[str] | None = None,
+) -> Path | None:
     """If DATA has raw ``image``/``text`` columns but no embeddings, embed them first (to
-    ``DATA-stem.embedded.parquet``, cached by content) and return that file; else DATA."""
-    from auditor.io import read_schema
+    ``DATA-stem.embedded.parquet``, cached by content) and return that file; else None."""
+    from auditor.io import check_output_file, read_dataset, read_schema
 
     names = set(read_schema(data).names)
     has_embeddings = {columns.image_embedding, columns.text_embedding} <= names
     if has_embeddings or not {columns.image, columns.text} <= names:
-        return data
+        return None
     from auditor.embed import EmbedSettings, embed_file
 
     out = data.with_name(f"{data.stem}.embedded.parquet")
+    check_output_file(out, "embed", data)
+    # the labels, ids and splits are checked on the user's own file before any embedding
+    read_dataset(data, columns=columns, classes=classes, require_embeddings=False)
     status(
         f"{data} has raw images and texts but no embeddings: embedding them first -> {out}", quiet
     )
@@ -71,6 +82,18 @@ def embed_first_if_raw(
     with RichEmbedProgress(quiet) as progress:
         embed_file(data, out, settings, columns=columns, progress=progress)
     return out
+
+
+@contextlib.contextmanager
+def removed_on_failure(path: Path | None) -> Iterator[None]:
+    """Remove ``path`` (a file this run wrote) when the block fails: a failed command leaves
+    nothing behind."""
+    try:
+        yield
+    except BaseException:
+        if path is not None:
+            path.unlink(missing_ok=True)
+        raise
 
 
 def _fmt(value: Any) -> str:
@@ -178,16 +201,18 @@ def scan_and_report(
     truth: np.ndarray | None,
     json_output: bool,
     quiet: bool,
+    shown_out: Path | None = None,
+    source_name: str | None = None,
 ) -> dict[str, Any]:
     from auditor.scanning import run_scan, write_scan
 
     with stage_progress(quiet) as progress_for:
         scan = run_scan(dataset, settings, truth=truth, progress_for=progress_for)
-    summary = write_scan(scan, out, settings, source=dataset.source)
+    summary = write_scan(scan, out, settings, source=dataset.source, source_name=source_name)
     if json_output:
         emit_json(summary)
     else:
-        render_scan(scan, summary, out)
+        render_scan(scan, summary, shown_out or out)
     return summary
 
 
@@ -254,7 +279,7 @@ def scan(
     """Train the hashers, collect their signals, rank the suspect labels, compare with cleanlab
     (and the truth when known); write audit.parquet, label_issues.parquet and summary.json."""
     configure_logging(quiet)
-    from auditor.io import read_dataset
+    from auditor.io import check_output_folder, read_dataset
     from auditor.scanning import train_scan_hashers
     from auditor.truth import read_truth
     from hashing.runtime.distributed import distributed_from_env
@@ -280,28 +305,42 @@ def scan(
         columns = column_names(
             id_column, labels_column, image_column, text_column, split_column, clean_column
         )
-        data = embed_first_if_raw(data, columns, encoder, skip_bad, quiet)
-        dataset = read_dataset(
-            data,
-            columns=columns,
-            classes=parse_classes(classes),
-            min_train_rows=settings.min_train_rows,
-        )
-        truth_labels = read_truth(truth, dataset, columns) if truth is not None else None
-        if not world.is_main:
-            train_scan_hashers(dataset, settings)
-            return
         if out is None:
             out = data.with_name(f"{data.stem}.audit")
-        status(
-            f"scanning {dataset.train_mask.sum()} train rows of {data} with "
-            f"{', '.join([*settings.methods, *settings.baselines])}"
-            + (f" ({world.world_size} processes)" if world.is_distributed else ""),
-            quiet,
-        )
-        scan_and_report(
-            dataset, settings, out, truth=truth_labels, json_output=json_output, quiet=quiet
-        )
+        check_output_folder(out, "scan", data, truth)
+        class_names = parse_classes(classes)
+        embedded = embed_first_if_raw(data, columns, encoder, skip_bad, quiet, class_names)
+        with removed_on_failure(embedded):
+            try:
+                dataset = read_dataset(
+                    embedded or data,
+                    columns=columns,
+                    classes=class_names,
+                    min_train_rows=settings.min_train_rows,
+                )
+            except DataError as error:
+                if embedded is None:
+                    raise
+                # the generated file is gone: name the user's file
+                raise DataError(
+                    f"{error.message} (in the embeddings computed from it)",
+                    file=str(data),
+                    column=error.column,
+                    row=error.row,
+                ) from None
+            truth_labels = read_truth(truth, dataset, columns) if truth is not None else None
+            if not world.is_main:
+                train_scan_hashers(dataset, settings)
+                return
+            status(
+                f"scanning {dataset.train_mask.sum()} train rows of {embedded or data} with "
+                f"{', '.join([*settings.methods, *settings.baselines])}"
+                + (f" ({world.world_size} processes)" if world.is_distributed else ""),
+                quiet,
+            )
+            scan_and_report(
+                dataset, settings, out, truth=truth_labels, json_output=json_output, quiet=quiet
+            )
 
 
 @handle_errors
@@ -311,7 +350,10 @@ def demo(
     ),
     rows: Annotated[int, typer.Option("--rows", help="Synthetic rows.")] = DEMO_ROWS,
     seed: Annotated[
-        int, typer.Option("--seed", help="Seed of the data, the noise and the scan.")
+        int,
+        typer.Option(
+            "--seed", help="Seed of the data, the noise and the scan.", callback=check_seed
+        ),
     ] = 0,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
@@ -320,8 +362,10 @@ def demo(
     with cleanlab. Nothing is downloaded."""
     configure_logging(quiet)
     from auditor.demo import run_demo
+    from auditor.io import check_output_folder
     from auditor.synth import SynthSettings
 
+    check_output_folder(out, "demo")
     try:
         SynthSettings(n_rows=rows, seed=seed)
     except (ValueError, TypeError) as error:

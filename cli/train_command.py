@@ -68,7 +68,7 @@ def train(
     """Train one hasher on the train rows' labels; report mAP image->text and text->image
     (query rows against train + database rows; relevance from clean_labels when present)."""
     configure_logging(quiet)
-    from auditor.io import read_dataset
+    from auditor.io import check_output_folder, read_dataset
     from auditor.train import fit_hasher, train_hasher, training_metrics, write_training
     from hashing.hasher import MAX_BITS, MIN_BITS
     from hashing.methods import METHODS
@@ -86,6 +86,7 @@ def train(
         raise typer.BadParameter(f"must be at least 1, got {epochs}", param_hint="--epochs")
     if out is None:
         out = data.with_name(f"{data.stem}.train-{method}-{bits}")
+    check_output_folder(out, "train", data)
     relaunch_if_asked(ctx, nproc)
     with distributed_from_env(device) as world:
         # under torchrun every rank trains its shard; rank 0 alone evaluates, writes and prints
@@ -121,7 +122,7 @@ def train(
         processes=processes,
         input_path=data,
     )
-    write_training(out, hasher, metrics)
+    write_training(out, hasher, metrics, data)
     if json_output:
         emit_json({key: value for key, value in metrics.items() if key != "provenance"})
         return

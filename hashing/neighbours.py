@@ -35,7 +35,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
 INDEX_MIN_ROWS = 20_000
 """Row count from which the neighbour searches use the index (below it: exact blocked search,
@@ -64,6 +63,14 @@ DEFAULT_BLOCK_ROWS = 256
 SEARCH_ROWS = 16_384
 """Queries per faiss call (a multiple of faiss's own 4,096-query blocks): bounds the
 (SEARCH_ROWS, k + margin) result arrays."""
+
+
+def _use_torch_threads(faiss: object) -> None:
+    """Give faiss as many threads as torch uses (torch is imported here, not by the module:
+    the kNN vote needs no torch)."""
+    import torch
+
+    faiss.omp_set_num_threads(max(1, torch.get_num_threads()))  # type: ignore[attr-defined]
 
 
 def _as_unit_array(unit: np.ndarray, k: int) -> np.ndarray:
@@ -114,12 +121,12 @@ def exact_neighbours(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact k nearest neighbours of every row by inner product, self excluded.
 
-    A faiss ``IndexFlatIP`` returns each row's ``k + 1 + margin`` best candidates; the row itself
-    is dropped and the rest ordered by similarity, ties by lower row index. Where the k-th kept
-    candidate ties with the last one faiss returned (so a tied row may lie beyond what faiss
-    returned, and faiss picks among ties by its own order), the row is searched again over all
-    rows (:func:`_exact_rows`): the selection and order are exactly "similarity, then lower row
-    index", as in a dense sort.
+    A faiss ``IndexFlatIP`` returns each row's ``k + 1 + max(2, k // 8)`` best candidates; the
+    row itself is dropped and the rest ordered by similarity, ties by lower row index. Where the
+    k-th kept candidate ties with the last one faiss returned (so a tied row may lie beyond what
+    faiss returned, and faiss picks among ties by its own order), the row is searched again over
+    all rows (:func:`_exact_rows`): the selection and order are exactly "similarity, then lower
+    row index", as in a dense sort.
 
     Parameters
     ----------
@@ -136,10 +143,11 @@ def exact_neighbours(
 
     unit = _as_unit_array(unit, k)
     n_rows, dim = unit.shape
-    faiss.omp_set_num_threads(max(1, torch.get_num_threads()))
+    _use_torch_threads(faiss)
     index = faiss.IndexFlatIP(dim)
     index.add(unit)
-    count = min(n_rows, 2 * k + 1)  # k, the row itself, and a margin for ties
+    # k, the row itself and a margin: a row whose k-th candidate ties with the last is re-searched
+    count = min(n_rows, k + 1 + max(2, k // 8))
     indices = np.empty((n_rows, k), dtype=np.int64)
     similarities = np.empty((n_rows, k), dtype=np.float32)
     tied: list[np.ndarray] = []
@@ -216,7 +224,7 @@ def approximate_neighbours(
     if nprobe < 1:
         raise ValueError(f"nprobe must be at least 1, got {nprobe}")
     lists = ivf_lists(n_rows) if n_lists is None else int(n_lists)
-    faiss.omp_set_num_threads(max(1, torch.get_num_threads()))
+    _use_torch_threads(faiss)
     quantizer = faiss.IndexFlatIP(dim)
     index = faiss.IndexIVFFlat(quantizer, dim, lists, faiss.METRIC_INNER_PRODUCT)
     index.cp.seed = int(seed)

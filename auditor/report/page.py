@@ -24,7 +24,7 @@ from auditor.audit_files import (
     AuditFolder,
     read_audit_folder,
 )
-from auditor.io import write_text_atomic
+from auditor.io import add_to_marker, write_text_atomic
 from auditor.metrics import per_class_noise
 from auditor.report.figures import (
     Curves,
@@ -411,4 +411,5 @@ def build_report(
     media = suspect_media(folder, ids, Path(data) if data is not None else None)
     path = folder.path / REPORT_FILE
     write_text_atomic(report_html(folder, top, media), path)
+    add_to_marker(folder.path, path.name)  # the folder stays replaceable by the next scan
     return path

@@ -291,7 +291,7 @@ def test_knn_features_weigh_the_views_equally() -> None:
 
 
 def test_knn_search_never_builds_an_n_by_n_block(monkeypatch: pytest.MonkeyPatch) -> None:
-    # faiss returns (queries, 2k + 1) candidates per call; rows tied at the k-th place are
+    # faiss returns (queries, k + 1 + 2) candidates per call; rows tied at the k-th place are
     # searched again in (block_size, N) slabs. ±1 rows in 4 dimensions: almost every row ties.
     searched: list[tuple[int, int]] = []
     slabs: list[int] = []
@@ -311,7 +311,7 @@ def test_knn_search_never_builds_an_n_by_n_block(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(neighbours, "_exact_rows", exact_spy)
     features = np.random.default_rng(9).choice([-1.0, 1.0], size=(300, 4))
     got, _ = nearest_neighbours(features, k=3, block_size=64)
-    assert searched == [(128, 7), (128, 7), (44, 7)]
+    assert searched == [(128, 6), (128, 6), (44, 6)]
     assert slabs == [64]
     expected, _ = dense_reference_neighbours(features, 3)
     np.testing.assert_array_equal(got, expected)

@@ -154,3 +154,9 @@ def test_cli_decisions(tmp_path: Path) -> None:
         app, ["clean", str(data), "--decisions", str(decisions), "--strategy", "drop"]
     )
     assert result.exit_code == 2
+
+
+def test_cli_needs_a_strategy_or_decisions(tmp_path: Path) -> None:
+    data = write(small_table(), tmp_path / "d.parquet")
+    result = CliRunner().invoke(app, ["clean", str(data)])
+    assert result.exit_code == 2 and "--decisions" in result.output

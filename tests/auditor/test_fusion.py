@@ -120,7 +120,7 @@ def test_confidently_wrong_rows_equal_cleanlabs_confident_learning_filter(
 ) -> None:
     # Sharp evidence (about 17 % of rows have a flipped cell) and weak evidence (most rows
     # flagged): the same rows either way.
-    from cleanlab.filter import find_label_issues
+    from cleanlab.multilabel_classification.filter import find_label_issues
 
     from auditor.baselines import multi_hot_to_lists
 
@@ -132,7 +132,7 @@ def test_confidently_wrong_rows_equal_cleanlabs_confident_learning_filter(
     labels[labels.sum(axis=1) == 0, 1] = 1
     presence = 1 / (1 + np.exp(-rng.normal(separation * (2 * truth - 1), 1.5)))
     expected = find_label_issues(
-        multi_hot_to_lists(labels), presence, multi_label=True, filter_by="confident_learning"
+        multi_hot_to_lists(labels), presence, filter_by="confident_learning"
     )
     rows = confidently_wrong_rows(labels, presence)
     assert 0 < rows.sum() < len(rows)

@@ -12,15 +12,13 @@ from typer.testing import CliRunner
 from auditor.dataset import DataError
 from auditor.import_formats import (
     TableColumns,
-    detect_separator,
     import_coco,
     import_folder,
     import_hf,
     import_table,
-    join_tags,
-    split_tags,
 )
 from auditor.io import read_dataset
+from auditor.tags import detect_separator, join_tags, split_tags
 from cli.main import app
 from tests.auditor.own_data_fixtures import (
     INSTANCES,
