@@ -91,7 +91,7 @@ def test_unlearnable_labels_are_refused_by_scan_and_train(
         ["scan", "{data}", "--methods", "none"],
         ["train", "{data}"],
         ["inject", "{data}"],
-        ["synth", "--n", "100"],
+        ["synth", "--rows", "100"],
         ["demo", "--rows", "100"],
         ["bench", "{data}", "--loop"],
         ["embed", "{data}"],
