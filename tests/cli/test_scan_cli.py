@@ -34,6 +34,7 @@ def noisy_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return noisy
 
 
+@pytest.mark.e2e
 def test_scan_json_summary_and_files(noisy_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "audit"
     result = runner.invoke(
