@@ -72,6 +72,7 @@ def small_frame(n_rows: int = 120) -> pd.DataFrame:
     return small_table(n_rows=n_rows, seed=1).to_pandas()
 
 
+@pytest.mark.e2e
 def test_dataframe_and_parquet_give_the_same_audit(tmp_path: Path) -> None:
     frame = small_frame()
     path = write(small_table(n_rows=120, seed=1), tmp_path / "data.parquet")

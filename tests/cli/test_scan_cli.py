@@ -53,6 +53,7 @@ def test_scan_json_summary_and_files(noisy_file: Path, tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.e2e
 def test_scan_prints_tables(noisy_file: Path, tmp_path: Path) -> None:
     result = runner.invoke(
         app, ["scan", str(noisy_file), "--methods", "none", "-o", str(tmp_path / "a"), "-q"]
@@ -64,6 +65,7 @@ def test_scan_prints_tables(noisy_file: Path, tmp_path: Path) -> None:
     assert "estimated noise rate" in result.stdout
 
 
+@pytest.mark.e2e
 def test_scan_with_truth_file(noisy_file: Path, tmp_path: Path) -> None:
     table = pq.read_table(noisy_file)
     truth = tmp_path / "truth.parquet"
