@@ -40,6 +40,7 @@ from auditor.cleaning import (
     truth_accuracy,
 )
 from auditor.dataset import DEFAULT_COLUMNS, AuditDataset, ColumnNames, DataError
+from auditor.detectors import HASHER_DETECTORS
 from auditor.io import (
     dataset_columns,
     dataset_from_table,
@@ -57,7 +58,6 @@ from auditor.scanning import (
     scan_summary,
     write_scan,
 )
-from auditor.signals import HASHER_DETECTORS
 
 T = TypeVar("T")
 DatasetLike: TypeAlias = "pd.DataFrame | str | os.PathLike[str] | AuditDataset"

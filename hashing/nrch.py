@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from hashing.base import HashMethod, HashSettings, OptimizerName, zero_loss
+from hashing.base import HashMethod, HashSettings, OptimizerName, Signal, zero_loss
 from hashing.losses import (
     SharedPairs,
     prototype_loss,
@@ -79,7 +79,13 @@ class NRCHHasher(HashMethod):
 
     name: ClassVar[str] = "nrch"
     settings_class: ClassVar[type[HashSettings]] = NRCHSettings
-    signal_names: ClassVar[tuple[str, ...]] = ("nrch_clean_posterior",)
+    signals: ClassVar[tuple[Signal, ...]] = (
+        Signal(
+            "nrch_clean_posterior",
+            "low_is_suspect",
+            "posterior of the clean component of the prototype-loss mixture",
+        ),
+    )
     evidence_high_means_present: ClassVar[bool | None] = False
     settings: NRCHSettings
 

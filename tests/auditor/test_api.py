@@ -68,6 +68,20 @@ def test_saved_folder_is_what_audit_report_and_clean_read(
     assert summary["rows_audited"] == 400 and summary["input"] is None
 
 
+def test_save_follows_the_cli_output_rules(tmp_path: Path) -> None:
+    result = auditor.scan(small_frame(), methods="none", min_train_rows=20)
+    out = result.save(tmp_path / "audit", report=False)
+    first = (out / "audit.parquet").read_bytes()
+    assert result.save(out, report=False) == out  # its own earlier output may be replaced
+    assert (out / "audit.parquet").read_bytes() == first
+    precious = tmp_path / "notes"
+    precious.mkdir()
+    (precious / "mine.txt").write_text("keep me")
+    with pytest.raises(DataError, match="holds files hashaudit did not write"):
+        result.save(precious)
+    assert [path.name for path in precious.iterdir()] == ["mine.txt"]
+
+
 def small_frame(n_rows: int = 120) -> pd.DataFrame:
     return small_table(n_rows=n_rows, seed=1).to_pandas()
 

@@ -100,7 +100,7 @@ def test_too_few_rows_is_an_input_error() -> None:
 
 @pytest.mark.e2e
 def test_failed_scan_leaves_no_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import auditor.scanning as scan_module
+    import auditor.audit_files as audit_files
 
     dataset = noisy_dataset(rows=400)
     settings = ScanSettings(methods=(), epochs=1)
@@ -109,7 +109,7 @@ def test_failed_scan_leaves_no_output(tmp_path: Path, monkeypatch: pytest.Monkey
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise OSError("disk full")
 
-    monkeypatch.setattr(scan_module, "write_json_atomic", broken)
+    monkeypatch.setattr(audit_files, "write_json_atomic", broken)
     with pytest.raises(OSError):
         write_scan(scan, tmp_path / "audit", settings, source=None)
     assert list(tmp_path.iterdir()) == []

@@ -107,6 +107,7 @@ def test_train_with_two_processes_matches_one(data_file: Path, tmp_path: Path) -
     for key in ("map_i2t", "map_t2i"):
         assert metrics_two[key] == pytest.approx(metrics_one[key], abs=1e-6)
     assert sorted(path.name for path in (tmp_path / "two").iterdir()) == [
+        ".hashaudit",
         "metrics.json",
         "model.pt",
     ]
