@@ -204,6 +204,7 @@ def test_neither_view_alone_is_enough() -> None:
     assert text_auroc[text_clear].mean() >= image_auroc[text_clear].mean() + 0.06
 
 
+@pytest.mark.e2e
 def test_200k_rows_fit_in_modest_memory() -> None:
     tracemalloc.start()
     try:

@@ -31,6 +31,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     return clean, noisy, folder / "audit" / "audit.parquet"
 
 
+@pytest.mark.e2e
 def test_clean_then_train(files, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     _, noisy, audit = files
     out = tmp_path / "c.parquet"
@@ -114,6 +115,7 @@ def test_mismatched_audit_and_bad_files_exit_2_with_nothing_written(files, tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.parquet"]
 
 
+@pytest.mark.e2e
 def test_bench_loop(files, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     clean, noisy, _ = files
     out = tmp_path / "loop"

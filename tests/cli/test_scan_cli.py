@@ -35,6 +35,7 @@ def noisy_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return noisy
 
 
+@pytest.mark.e2e
 def test_scan_json_summary_and_files(noisy_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "audit"
     result = runner.invoke(
@@ -54,6 +55,7 @@ def test_scan_json_summary_and_files(noisy_file: Path, tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.e2e
 def test_scan_prints_tables(
     noisy_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -77,6 +79,7 @@ def test_scan_prints_tables(
         assert f"{row['label_quality']:.3f}" in line
 
 
+@pytest.mark.e2e
 def test_scan_with_truth_file(noisy_file: Path, tmp_path: Path) -> None:
     table = pq.read_table(noisy_file)
     truth = tmp_path / "truth.parquet"

@@ -38,6 +38,7 @@ def noisy_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return noisy
 
 
+@pytest.mark.e2e
 def test_train_reports_map_above_random_and_saves_a_usable_model(
     noisy_file: Path, tmp_path: Path
 ) -> None:
