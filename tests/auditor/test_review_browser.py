@@ -18,6 +18,9 @@ from auditor.report.review import review_changes
 from tests.auditor.report_fixtures import scan_folder
 from tests.auditor.test_report_browser import browser, load, severe_messages  # noqa: F401
 
+# a scan and a headless Chromium per module: end to end
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(scope="module")
 def scanned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
