@@ -45,7 +45,8 @@ def test_review_rows_are_the_flagged_suggestions(scanned: tuple[Path, Path, Path
     assert "<script src" not in html and "http://" not in html and "https://" not in html
 
 
-def wait_for_file(path: Path, seconds: float = 20.0) -> None:
+def wait_for_file(path: Path, seconds: float = 300.0) -> None:
+    """Wait for a download; the deadline only stops a hang (a loaded machine may be slow)."""
     deadline = time.monotonic() + seconds
     while not path.exists() or path.with_name(path.name + ".crdownload").exists():
         if time.monotonic() > deadline:
