@@ -24,7 +24,8 @@ def noisy_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     noisy = folder / "n.parquet"
     assert (
         runner.invoke(
-            app, ["synth", "-o", str(clean), "--n", "1200", "--classes", "8", "--seed", "2", "-q"]
+            app,
+            ["synth", "-o", str(clean), "--rows", "1200", "--n-classes", "8", "--seed", "2", "-q"],
         ).exit_code
         == 0
     )
