@@ -68,6 +68,7 @@ def test_saved_folder_is_what_audit_report_and_clean_read(
     assert summary["rows_audited"] == 400 and summary["input"] is None
 
 
+@pytest.mark.e2e
 def test_save_follows_the_cli_output_rules(tmp_path: Path) -> None:
     result = auditor.scan(small_frame(), methods="none", min_train_rows=20)
     out = result.save(tmp_path / "audit", report=False)

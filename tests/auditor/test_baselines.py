@@ -187,6 +187,7 @@ def test_cleanlab_scores_reject_bad_input() -> None:
         cleanlab_scores(labels, np.zeros((4, 2)))
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("rate", "row_floor", "ap_floor", "cell_floor"),
     # Measured on this data (1,500 rows, 12 classes, seeds 0-3): AUROC 0.90-0.91 at 0.3 and

@@ -221,6 +221,7 @@ def test_not_a_scan_folder_is_an_input_error(audit_copy: Path, damage, message: 
     assert not (audit_copy / REPORT_FILE).exists()
 
 
+@pytest.mark.e2e
 def test_without_truth_or_media_the_report_says_so(tmp_path: Path) -> None:
     table = media_table(rows=300, truth=False).drop_columns(["image", "text"])
     data = tmp_path / "plain.parquet"

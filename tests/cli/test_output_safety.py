@@ -121,6 +121,7 @@ def test_scan_into_the_current_folder_is_refused(work: Path, tmp_path_factory) -
     assert snapshot(work) == before
 
 
+@pytest.mark.e2e
 def test_a_previous_scan_is_replaced_and_folders_get_the_users_mode(work: Path) -> None:
     previous_mask = os.umask(0o022)
     try:

@@ -61,6 +61,7 @@ def noisy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder / "s.parquet"
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("command", sorted(STALL_IN))
 def test_sigterm_during_the_write_phase_leaves_nothing(
     noisy: Path, tmp_path: Path, command: str
