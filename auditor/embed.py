@@ -709,7 +709,11 @@ def embed_table(
     """Plan and run in one call, for library users who already hold an encoder (None on ranks
     other than 0 of a distributed run, see ``run_embedding``)."""
     plan = plan_embedding(
-        table, columns=columns, base_dir=base_dir, source=source, skip_bad=skip_bad,
+        table,
+        columns=columns,
+        base_dir=base_dir,
+        source=source,
+        skip_bad=skip_bad,
         progress=progress,
     )
     return run_embedding(

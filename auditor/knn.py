@@ -156,8 +156,10 @@ def nearest_neighbours(
     n_rows = features.shape[0]
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n_rows - 1:
         raise ValueError(f"k must be an integer in [1, N - 1 = {n_rows - 1}], got {k!r}")
-    if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) or (
-        block_size < 1
+    if (
+        isinstance(block_size, bool)
+        or not isinstance(block_size, (int, np.integer))
+        or (block_size < 1)
     ):
         raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
     if not np.isfinite(features).all():

@@ -186,9 +186,7 @@ def top_k_rows(suspicion: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(-suspicion, kind="stable")[: int(k)].astype(np.int64)
 
 
-def precision_recall_at_k(
-    truth: np.ndarray, suspicion: np.ndarray, k: int
-) -> tuple[float, float]:
+def precision_recall_at_k(truth: np.ndarray, suspicion: np.ndarray, k: int) -> tuple[float, float]:
     """Precision and recall of flagging the ``k`` most suspect rows.
 
     Parameters

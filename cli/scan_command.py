@@ -85,8 +85,13 @@ def stage_progress(quiet: bool) -> Iterator[Any]:
         yield progress_for
 
 
-def read_truth(path: Path, dataset: AuditDataset, columns: ColumnNames) -> np.ndarray:
-    """``--truth FILE``: a Parquet file of ids and clean labels -> (N, C) aligned with the data."""
+def read_truth(
+    path: Path, dataset: AuditDataset, columns: ColumnNames, rows: np.ndarray | None = None
+) -> np.ndarray:
+    """``--truth FILE``: a Parquet file of ids and clean labels -> (N, C) aligned with the data.
+
+    Every row of the (N,) bool mask ``rows`` (default: the train rows) must have an id in the
+    file; the other rows keep the data's labels."""
     table = read_table(path)
     for name in (columns.id, columns.clean_labels):
         if name not in table.column_names:
@@ -104,7 +109,7 @@ def read_truth(path: Path, dataset: AuditDataset, columns: ColumnNames) -> np.nd
     truth_ids = table.column(columns.id).to_pylist()
     position = {value: index for index, value in enumerate(truth_ids)}
     aligned = dataset.labels.copy()
-    for row in np.flatnonzero(dataset.train_mask):
+    for row in np.flatnonzero(dataset.train_mask if rows is None else rows):
         key = dataset.ids[row].item() if hasattr(dataset.ids[row], "item") else dataset.ids[row]
         if key not in position:
             raise DataError(

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from auditor.io import atomic_output_dir, make_provenance, read_dataset, write_json_atomic
-from auditor.train import fit_hasher, random_ranking_map, train_hasher
+from auditor.train import (
+    NOISY_RELEVANCE_NOTE,
+    fit_hasher,
+    random_ranking_map,
+    train_hasher,
+    training_overrides,
+)
 from cli.common import (
     ClassesOption,
     CleanColumn,
@@ -29,6 +35,7 @@ from cli.common import (
     result_console,
 )
 from cli.launch import NprocOption, relaunch_if_asked
+from cli.scan_command import read_truth
 from hashing.distributed import distributed_from_env
 from hashing.hasher import MAX_BITS, MIN_BITS
 from hashing.methods import METHODS, default_settings
@@ -55,6 +62,23 @@ def train(
     device: Annotated[
         str | None, typer.Option("--device", help="cpu or cuda (default: cuda when present).")
     ] = None,
+    truth: Annotated[
+        Path | None,
+        typer.Option(
+            "--truth",
+            help="Parquet file with id and clean_labels for the query, train and database rows: "
+            "relevance from these (training never sees them).",
+        ),
+    ] = None,
+    holdout: Annotated[
+        float | None,
+        typer.Option(
+            "--holdout",
+            help="Stopping rule: hold out this share (0-0.5) of the train rows and keep the "
+            "epoch whose codes retrieve them best by their given labels (default: the "
+            "method's; 0 = last epoch).",
+        ),
+    ] = None,
     seed: SeedOption = 0,
     classes: ClassesOption = None,
     id_column: IdColumn = "id",
@@ -80,6 +104,8 @@ def train(
         )
     if epochs is not None and epochs < 1:
         raise typer.BadParameter(f"must be at least 1, got {epochs}", param_hint="--epochs")
+    if holdout is not None and not 0.0 <= holdout <= 0.5:
+        raise typer.BadParameter(f"must be in 0..0.5, got {holdout}", param_hint="--holdout")
     if out is None:
         out = data.with_name(f"{data.stem}.train-{method}-{bits}")
     relaunch_if_asked(ctx, nproc)
@@ -91,24 +117,37 @@ def train(
             id_column, labels_column, image_column, text_column, split_column, clean_column
         )
         dataset = read_dataset(data, columns=columns, classes=parse_classes(classes))
+        evaluated = dataset.query_mask | dataset.retrieval_database_mask
+        truth_labels = (
+            read_truth(truth, dataset, columns, rows=evaluated) if truth is not None else None
+        )
+        training: dict[str, Any] = {
+            "bits": bits,
+            "seed": seed,
+            "epochs": epochs,
+            "device": device,
+            "holdout_fraction": holdout,
+        }
         if not world.is_main:
-            fit_hasher(dataset, method, bits=bits, seed=seed, epochs=epochs, device=device)
+            fit_hasher(dataset, method, **training)
             return
         with epoch_progress(f"training {method} ({bits} bits)", quiet) as progress:
             hasher, scores, seconds = train_hasher(
                 dataset,
                 method,
-                bits=bits,
-                seed=seed,
-                epochs=epochs,
-                device=device,
+                **training,
                 progress=progress,
+                truth=truth_labels,
+                truth_source=f"truth:{truth}" if truth is not None else "truth",
             )
         processes = world.world_size
-    settings = default_settings(method, **({} if epochs is None else {"epochs": epochs}))
+    settings = default_settings(method, **training_overrides(epochs, holdout))
+    noisy_relevance = scores.relevance_from == "labels"
     metrics = {
         **scores.as_dict(),
-        "map_random_ranking": random_ranking_map(dataset),
+        **({"relevance_note": NOISY_RELEVANCE_NOTE} if noisy_relevance else {}),
+        "map_random_ranking": random_ranking_map(dataset, truth_labels),
+        "selected_epoch": hasher.selected_epoch_,
         "method": method,
         "bits": bits,
         "seed": seed,
@@ -124,6 +163,7 @@ def train(
             input_path=data,
             bits=bits,
             method=method,
+            truth_path=str(truth) if truth is not None else None,
         ),
     }
     with atomic_output_dir(out) as folder:
@@ -140,3 +180,13 @@ def train(
         highlight=False,
         soft_wrap=True,
     )
+    if settings.holdout_fraction > 0:
+        result_console.print(
+            f"stopping rule: kept epoch {hasher.selected_epoch_} of {settings.epochs} (best "
+            f"retrieval of the held-out {settings.holdout_fraction:.0%} of the train rows by "
+            "their given labels)",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if noisy_relevance:
+        result_console.print(f"Note: {NOISY_RELEVANCE_NOTE}.", highlight=False, soft_wrap=True)
