@@ -35,6 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from auditor.audit_files import AUDIT_COLUMNS, FUSED, ISSUES_COLUMNS, ISSUES_FILE, read_audit
 from auditor.dataset import DEFAULT_COLUMNS, AuditDataset, ColumnNames, DataError
 from auditor.io import (
     dataset_from_table,
@@ -45,7 +46,6 @@ from auditor.io import (
     read_table,
     refuse_overwriting_input,
     require_columns,
-    schema_classes,
     write_table_atomic,
 )
 
@@ -56,18 +56,6 @@ DEFAULT_CONFIDENCE = 0.8
 full scan): suggested cells at error probability ≥ 0.8 are right 64 % of the time against 53 %
 for all suggestions, and applying them raises the share of correct cells; lower it to apply more."""
 CHANGES_COLUMN = "changes"
-AUDIT_COLUMNS = (
-    "id",
-    "rank",
-    "label_quality",
-    "is_issue",
-    "given_labels",
-    "suggested_labels",
-    "labels_to_remove",
-    "labels_to_add",
-)
-ISSUES_COLUMNS = ("id", "class", "error_probability")
-ISSUES_FILE = "label_issues.parquet"
 DROPPED_SUFFIX = ".dropped.parquet"
 
 
@@ -547,7 +535,7 @@ def align_audit(
             column="given_labels",
             row=int(differs[0]),
         )
-    label_quality = _numbers(audit, "label_quality", np.float64, file)
+    label_quality = _numbers(audit, FUSED, np.float64, file)
     rank = _numbers(audit, "rank", np.int64, file)
     is_issue = _numbers(audit, "is_issue", np.bool_, file)
     error = None
@@ -709,12 +697,6 @@ def dropped_path(out: str | Path) -> Path:
     """The sidecar of dropped rows beside ``out``: ``<out-stem>.dropped.parquet``."""
     out = Path(out)
     return out.with_name(f"{out.stem}{DROPPED_SUFFIX}")
-
-
-def read_audit(path: str | Path) -> tuple[pa.Table, list[str] | None]:
-    """``audit.parquet`` and its class list (from its provenance metadata), if it has one."""
-    table = read_table(path)
-    return table, schema_classes(table.schema)
 
 
 def clean_file(

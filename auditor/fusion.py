@@ -33,21 +33,22 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from scipy.optimize import minimize
-
-from auditor.metrics import average_ranks
+from scipy.stats import rankdata
 
 
 def suspicion_rank(values: np.ndarray, direction: str) -> np.ndarray:
     """(N,) signal -> (N,) suspicion in (0, 1], higher = more suspect, ties averaged.
 
-    ``direction`` is ``low_is_suspect`` or ``high_is_suspect``.
+    ``direction`` is ``low_is_suspect`` or ``high_is_suspect``. A NaN counts as the most
+    suspect value (NaNs tie with each other).
     """
     values = np.asarray(values, dtype=np.float64)
     if direction == "low_is_suspect":
         values = -values
     elif direction != "high_is_suspect":
         raise ValueError(f"unknown direction {direction!r}")
-    return average_ranks(values) / max(1, values.size)
+    values = np.where(np.isnan(values), np.inf, values)  # rankdata would make every rank NaN
+    return rankdata(values) / max(1, values.size)
 
 
 def calibrate_presence(

@@ -580,13 +580,24 @@ def atomic_output_dir(path: str | Path) -> Iterator[Path]:
         shutil.rmtree(previous, ignore_errors=True)
 
 
-def write_json_atomic(payload: Mapping[str, Any], path: str | Path) -> None:
-    """Write JSON (sorted keys, indented) via a temporary name renamed into place."""
+def write_bytes_atomic(data: bytes, path: str | Path) -> None:
+    """Write ``data`` to ``path`` via a temporary name renamed into place: a reader sees the
+    old file or the whole new one, and a failure leaves no partial file."""
     path = Path(path)
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        temporary.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+        temporary.write_bytes(data)
         os.replace(temporary, path)
     finally:
         if temporary.exists():
             temporary.unlink()
+
+
+def write_text_atomic(text: str, path: str | Path) -> None:
+    """Write UTF-8 text atomically (:func:`write_bytes_atomic`)."""
+    write_bytes_atomic(text.encode("utf-8"), path)
+
+
+def write_json_atomic(payload: Mapping[str, Any], path: str | Path) -> None:
+    """Write JSON (sorted keys, indented) atomically (:func:`write_bytes_atomic`)."""
+    write_text_atomic(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n", path)

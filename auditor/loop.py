@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from auditor.audit_files import FUSED
 from auditor.clean import (
     DEFAULT_CONFIDENCE,
     STRATEGIES,
@@ -37,7 +38,6 @@ from auditor.clean import (
 from auditor.dataset import AuditDataset, DataError
 from auditor.io import write_json_atomic
 from auditor.scan import (
-    FUSED,
     ScanResult,
     ScanSettings,
     audit_table,
@@ -52,7 +52,6 @@ from hashing.methods import METHODS
 DEFAULT_METHODS = ("plain", "rshnl", "scbch", "nrch")
 NOISY = "noisy"
 ORACLE = "clean (oracle)"
-RETRIEVAL_FILE = "retrieval.json"
 
 StatusCallback = Callable[[str], None]
 ProgressFactory = Callable[[str], ProgressCallback | None]

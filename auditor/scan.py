@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from auditor.audit_files import FUSED, LOW_IS_SUSPECT, write_audit_files
 from auditor.dataset import AuditDataset, DataError
 from auditor.fusion import (
     cell_error_probability,
@@ -32,14 +33,8 @@ from auditor.fusion import (
     suggest_changes,
     suspicion_rank,
 )
-from auditor.io import (
-    atomic_output_dir,
-    make_provenance,
-    multi_hot_to_arrow,
-    write_json_atomic,
-    write_table_atomic,
-)
-from auditor.metrics import detection_report, flag_report
+from auditor.io import atomic_output_dir, make_provenance, multi_hot_to_arrow
+from auditor.metrics import detection_report, flag_report, per_class_noise
 from auditor.signals import (
     BASELINE_DETECTORS,
     DETECTORS,
@@ -52,12 +47,11 @@ from auditor.signals import (
 )
 from hashing.hasher import MAX_BITS, MIN_BITS, ProgressCallback
 
-FUSED = "label_quality"
 CELL_SIGNAL = "cell_quality"
 """The row score the fused per-cell evidence gives (weakest support × weakest rejection)."""
 CELL_SPEC = SignalSpec(
     CELL_SIGNAL,
-    "low_is_suspect",
+    LOW_IS_SUSPECT,
     "fusion",
     "weakest support of a given label × weakest rejection of an absent class, "
     "from the fused per-cell evidence",
@@ -338,13 +332,8 @@ def compare_with_truth(
 
 
 # ------------------------------------------------------------------------------------ writing
-AUDIT_FILE = "audit.parquet"
-ISSUES_FILE = "label_issues.parquet"
-SUMMARY_FILE = "summary.json"
-
-
 def audit_table(scan: ScanResult) -> pa.Table:
-    """``audit.parquet``: one row per audited sample, sorted by rank (DESIGN.md)."""
+    """``audit.parquet``: one row per audited sample, sorted by rank (see audit_files)."""
     order = np.argsort(scan.rank, kind="stable")
     ids = scan.ids[order]
     columns: dict[str, pa.Array] = {
@@ -432,6 +421,9 @@ def scan_summary(scan: ScanResult, settings: ScanSettings, source: str | None) -
             for name, spec in scan.specs.items()
         },
         "presence_weights": {name: round(w, 6) for name, w in scan.presence_weights.items()},
+        "per_class": per_class_noise(
+            scan.classes, scan.labels.sum(axis=0), scan.remove.sum(axis=0), scan.add.sum(axis=0)
+        ),
         "timings_seconds": scan.timings,
         "settings": settings.as_dict(),
         "versions": package_versions(),
@@ -458,7 +450,7 @@ def write_scan(
     With ``report`` (default) ``report.html`` is built inside the folder before it is renamed
     into place, so a failed report leaves no folder either.
     """
-    from auditor.report import build_report  # the report reads this module's names
+    from auditor.report import build_report  # matplotlib and jinja2 only when a report is made
 
     provenance = make_provenance(
         "scan",
@@ -470,11 +462,8 @@ def write_scan(
     summary = scan_summary(scan, settings, source)
     summary["input_fingerprint"] = provenance.get("input", {}).get("fingerprint")
     with atomic_output_dir(out) as folder:
-        write_table_atomic(audit_table(scan), folder / AUDIT_FILE, provenance)
-        write_table_atomic(
-            label_issues_table(scan, settings.review_threshold), folder / ISSUES_FILE, provenance
-        )
-        write_json_atomic(summary, folder / SUMMARY_FILE)
+        issues = label_issues_table(scan, settings.review_threshold)
+        write_audit_files(folder, audit_table(scan), issues, summary, provenance)
         if extra_files is not None:
             extra_files(folder)
         if report:

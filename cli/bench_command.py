@@ -8,13 +8,13 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from auditor.audit_files import RETRIEVAL_FILE
 from auditor.clean import DEFAULT_CONFIDENCE, STRATEGIES, parse_budget
 from auditor.io import atomic_output_dir, read_dataset, refuse_overwriting_input
 from auditor.loop import (
     DEFAULT_METHODS,
     NOISY,
     ORACLE,
-    RETRIEVAL_FILE,
     LoopSettings,
     gap_closed,
     write_retrieval_json,

@@ -39,7 +39,7 @@ from cli.common import (
 )
 from cli.common import TextColumn as TextEmbeddingColumn
 from cli.launch import NprocOption, relaunch_if_asked
-from hashing.distributed import distributed_from_env
+from hashing.runtime.distributed import distributed_from_env
 
 ENCODER_HELP = (
     f"'{OFFLINE_SPEC}': EfficientNet-Lite0 (1280-d) + all-MiniLM-L6-v2 (384-d), weights from "

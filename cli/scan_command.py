@@ -14,6 +14,7 @@ import typer
 from rich import progress as rich_progress
 from rich.table import Table
 
+from auditor.audit_files import FUSED, REPORT_FILE
 from auditor.dataset import AuditDataset, ColumnNames, DataError
 from auditor.embed import EmbedSettings, embed_file
 from auditor.fusion import class_lists
@@ -28,8 +29,7 @@ from auditor.io import (
     read_table,
     write_table_atomic,
 )
-from auditor.report import REPORT_FILE
-from auditor.scan import FUSED, ScanResult, ScanSettings, run_scan, train_scan_hashers, write_scan
+from auditor.scan import ScanResult, ScanSettings, run_scan, train_scan_hashers, write_scan
 from auditor.signals import HASHER_DETECTORS
 from auditor.synth import SynthSettings, make_synthetic
 from cli.common import (
@@ -54,8 +54,8 @@ from cli.common import (
 )
 from cli.embed_command import RichEmbedProgress
 from cli.launch import NprocOption, relaunch_if_asked
-from hashing.distributed import distributed_from_env
 from hashing.hasher import ProgressCallback
+from hashing.runtime.distributed import distributed_from_env
 
 TOP_SUSPECTS = 15
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from auditor.audit_files import METRICS_FILE, MODEL_FILE
 from auditor.io import atomic_output_dir, make_provenance, read_dataset, write_json_atomic
 from auditor.train import (
     NOISY_RELEVANCE_NOTE,
@@ -36,12 +37,9 @@ from cli.common import (
 )
 from cli.launch import NprocOption, relaunch_if_asked
 from cli.scan_command import read_truth
-from hashing.distributed import distributed_from_env
 from hashing.hasher import MAX_BITS, MIN_BITS
 from hashing.methods import METHODS, default_settings
-
-MODEL_FILE = "model.pt"
-METRICS_FILE = "metrics.json"
+from hashing.runtime.distributed import distributed_from_env
 
 
 @handle_errors

@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_scan import SHARED as MIRFLICKR  # noqa: E402
 from bench_scan import mirflickr, synthetic  # noqa: E402
 
+from auditor.audit_files import RETRIEVAL_FILE
 from auditor.clean import DEFAULT_CONFIDENCE, STRATEGIES, parse_budget  # noqa: E402
 from auditor.dataset import AuditDataset  # noqa: E402
 from auditor.importers import import_wikipedia  # noqa: E402
@@ -39,7 +40,6 @@ from auditor.loop import (  # noqa: E402
     DEFAULT_METHODS,
     NOISY,
     ORACLE,
-    RETRIEVAL_FILE,
     LoopResult,
     LoopSettings,
     cleaned_name,

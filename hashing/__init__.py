@@ -1,27 +1,8 @@
 """Noisy-label cross-modal hashing (RSHNL, SCBCH, NRCH, a plain baseline) and per-sample signals.
 
-torch + numpy only. The entry point is ``CrossModalHasher``; methods are found by name in
-``METHODS``; retrieval metrics live in ``hashing.retrieval``.
+The entry point is ``hashing.hasher.CrossModalHasher``; methods are found by name in
+``hashing.methods.METHODS``; retrieval metrics (numpy only) live in ``hashing.retrieval``;
+``hashing.runtime`` holds the process tools (``torch.distributed``) the auditor shares.
+
+This file imports nothing on purpose: ``import hashing.retrieval`` must not pay for torch.
 """
-
-from hashing.base import HashMethod, HashSettings
-from hashing.hasher import CrossModalHasher, ProgressCallback
-from hashing.methods import METHODS, SIGNAL_DIRECTIONS, default_settings
-from hashing.nrch import NRCHSettings
-from hashing.plain import PlainSettings
-from hashing.rshnl import RSHNLSettings
-from hashing.scbch import SCBCHSettings
-
-__all__ = [
-    "METHODS",
-    "SIGNAL_DIRECTIONS",
-    "CrossModalHasher",
-    "HashMethod",
-    "HashSettings",
-    "NRCHSettings",
-    "PlainSettings",
-    "ProgressCallback",
-    "RSHNLSettings",
-    "SCBCHSettings",
-    "default_settings",
-]

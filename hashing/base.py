@@ -193,7 +193,7 @@ class HashMethod(nn.Module):
         loss to minimise and a dict of named scalar loss terms (tensors) for the history.
 
         The loss must reach every parameter at every step (a zero gradient is fine, see
-        ``zero_loss``): data-parallel training (``hashing.distributed``) all-reduces every
+        ``zero_loss``): data-parallel training (``hashing.runtime.distributed``) all-reduces every
         parameter's gradient and waits for all of them.
         """
         raise NotImplementedError

@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 import torch
 
-from hashing.distributed import (
+from hashing.hasher import CrossModalHasher
+from hashing.runtime.distributed import (
     WorldInfo,
     gather_rows,
     launched_by_torchrun,
@@ -26,7 +27,6 @@ from hashing.distributed import (
     shard_sizes,
     world,
 )
-from hashing.hasher import CrossModalHasher
 
 # Float tolerance of the comparison. Measured differences: weights <= 6e-8, signals and
 # evidence <= 3e-6 (summation order differs when the towers see half batches and DDP sums the

@@ -14,17 +14,13 @@ from scipy.stats import rankdata
 
 from auditor.noise import inject_noise
 from auditor.synth import SynthSettings, make_synthetic
-from hashing import (
-    METHODS,
-    SIGNAL_DIRECTIONS,
-    CrossModalHasher,
-    HashSettings,
-    NRCHSettings,
-    RSHNLSettings,
-    SCBCHSettings,
-    default_settings,
-)
+from hashing.base import HashSettings
+from hashing.hasher import CrossModalHasher
+from hashing.methods import METHODS, SIGNAL_DIRECTIONS, default_settings
+from hashing.nrch import NRCHSettings
 from hashing.retrieval import label_relevance, mean_average_precision
+from hashing.rshnl import RSHNLSettings
+from hashing.scbch import SCBCHSettings
 
 EXPECTED_SIGNALS = {
     "plain": set(),
