@@ -56,7 +56,9 @@ class HashSettings:
         retrieval mAP among themselves with relevance from their NOISY labels, and the weights
         of the best epoch are kept (``hashing.hasher.best_epoch``). It needs no truth: it sees
         only the training rows and their given labels. The held-out rows still get per-sample
-        signals (every row's codes go through the per-epoch signal pass).
+        signals (every row's codes go through the per-epoch signal pass), so they are not fully
+        unseen: SCBCH's neighbour vote counts their labels when it weighs the trained rows.
+        Off by default: measured on too few runs to choose (see examples/bench_train.py).
     """
 
     epochs: int = 30
