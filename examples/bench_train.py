@@ -126,8 +126,12 @@ def key_of(record: dict[str, Any]) -> tuple[Any, ...]:
 def print_table(path: Path) -> None:
     """Mean ± sd over seeds of every (dataset, rate, config, tag) in a results file."""
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
+    seen = set()
     for line in path.read_text().splitlines():
         record = json.loads(line)
+        if key_of(record) in seen:  # a run repeated by a parallel process counts once
+            continue
+        seen.add(key_of(record))
         groups[key_of(record)[:3] + (record["tag"],)].append(record)
 
     def cell(records: list[dict[str, Any]], field: str, direction: int) -> str:
