@@ -38,10 +38,10 @@ import pyarrow as pa
 from auditor.dataset import ColumnNames, DataError
 from auditor.encoders import Encoder, make_encoder, resolve_encoder_spec
 from auditor.io import (
+    check_output_file,
     make_provenance,
     read_provenance,
     read_table,
-    refuse_overwriting_input,
     schema_classes,
     write_bytes_atomic,
     write_table_atomic,
@@ -621,10 +621,10 @@ def embed_file(
     """
     settings = settings or EmbedSettings()
     data, out = Path(data), Path(out)
-    refuse_overwriting_input(out, data)
+    check_output_file(out, "embed", data)
     rejects_path = rejects_path_for(out) if settings.skip_bad else None
     if rejects_path is not None:
-        refuse_overwriting_input(rejects_path, data)
+        check_output_file(rejects_path, "embed rejects", data)
     table = read_table(data)
     plan = plan_embedding(
         table,

@@ -1,6 +1,6 @@
 """Fusion: many signals in, one ``label_quality`` per row and one presence estimate per cell out.
 
-No ground truth is used anywhere here. The rules (README, "How the audit decides"):
+No ground truth is used anywhere here. The rules (docs/design.md, "How the audit decides"):
 
 1. **Cells.** Each detector's per-cell presence evidence is calibrated, class by class, to a
    probability by a monotone one-dimensional logistic fit against the given labels (a monotone
@@ -35,6 +35,8 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.stats import rankdata
 
+from auditor.audit_files import HIGH_IS_SUSPECT, LOW_IS_SUSPECT
+
 
 def suspicion_rank(values: np.ndarray, direction: str) -> np.ndarray:
     """(N,) signal -> (N,) suspicion in (0, 1], higher = more suspect, ties averaged.
@@ -43,9 +45,9 @@ def suspicion_rank(values: np.ndarray, direction: str) -> np.ndarray:
     suspect value (NaNs tie with each other).
     """
     values = np.asarray(values, dtype=np.float64)
-    if direction == "low_is_suspect":
+    if direction == LOW_IS_SUSPECT:
         values = -values
-    elif direction != "high_is_suspect":
+    elif direction != HIGH_IS_SUSPECT:
         raise ValueError(f"unknown direction {direction!r}")
     values = np.where(np.isnan(values), np.inf, values)  # rankdata would make every rank NaN
     return rankdata(values) / max(1, values.size)
@@ -201,13 +203,23 @@ def fuse_rows(suspicions: Mapping[str, np.ndarray], anchor: str | None = None) -
     return np.asarray(0.5 * suspicions[anchor] + 0.5 * consensus)
 
 
-def estimate_noise_rate(labels: np.ndarray, presence: np.ndarray) -> float:
-    """Share of rows with at least one confidently wrong cell (confident learning, per class).
+def confidently_wrong_rows(labels: np.ndarray, presence: np.ndarray) -> np.ndarray:
+    """(N,) bool: rows with at least one confidently wrong cell (confident learning, per class).
 
     A given label is confidently wrong when its absence probability ``1 − P`` reaches the mean
     absence probability of the rows where the class is not given (and exceeds ``P``); an absent
     class is confidently missing when ``P`` reaches the mean presence of the rows where it is
     given (and exceeds ``1 − P``). Per-class thresholds adapt to rare and common classes.
+
+    This is cleanlab's confident-learning filter, one-vs-rest per class
+    (``cleanlab.multilabel_classification.filter.find_label_issues(...,
+    filter_by="confident_learning")``), row for row: a test pins the equality. It is kept here,
+    ten lines of numpy, because the scan needs it on the fused presence of every cell and
+    cleanlab's version builds a confident joint per class around it.
+
+    Parameters
+    ----------
+    labels : (N, C) 0/1 given labels; presence : (N, C) presence probability in [0, 1].
     """
     given = np.asarray(labels).astype(bool)
     n_classes = given.shape[1]
@@ -222,7 +234,13 @@ def estimate_noise_rate(labels: np.ndarray, presence: np.ndarray) -> float:
     )
     wrong_given = given & ((1 - presence) >= absent_mean) & (presence < 0.5)
     wrong_absent = ~given & (presence >= present_mean) & (presence > 0.5)
-    return float((wrong_given | wrong_absent).any(axis=1).mean())
+    return np.asarray((wrong_given | wrong_absent).any(axis=1))
+
+
+def estimate_noise_rate(labels: np.ndarray, presence: np.ndarray) -> float:
+    """Share of rows with at least one confidently wrong cell (:func:`confidently_wrong_rows`:
+    cleanlab's confident-learning filter, row for row)."""
+    return float(confidently_wrong_rows(labels, presence).mean())
 
 
 def flag_top(suspicion: np.ndarray, n_flagged: int) -> np.ndarray:

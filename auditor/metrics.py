@@ -21,7 +21,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.stats import rankdata
 
 DEFAULT_BUDGETS: tuple[float, ...] = (0.01, 0.05, 0.10)
 """Review budgets, as fractions of N, at which :func:`detection_report` gives precision."""
@@ -93,6 +92,8 @@ def auroc(truth: np.ndarray, suspicion: np.ndarray) -> float:
     n_clean = truth.size - n_noisy
     if n_noisy == 0 or n_clean == 0:
         return math.nan
+    from scipy.stats import rankdata  # scipy.stats costs ~1 s to import; the report needs none
+
     rank_sum = float(rankdata(suspicion)[truth].sum())
     u_statistic = rank_sum - n_noisy * (n_noisy + 1) / 2.0
     return u_statistic / (n_noisy * n_clean)
@@ -208,7 +209,7 @@ def detection_report(
     suspicion_cells: np.ndarray | None = None,
     budgets: Sequence[float] = DEFAULT_BUDGETS,
 ) -> dict[str, float | int]:
-    """All detection metrics of one signal against known noise (METHODS.md, "Detection metrics").
+    """All detection metrics of one signal against known noise (docs/methods.md, "Detection").
 
     Parameters
     ----------

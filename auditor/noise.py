@@ -1,4 +1,4 @@
-"""Known label noise for benchmarks: the four protocols of METHODS.md ("Noise protocols").
+"""Known label noise for benchmarks: the four protocols of docs/methods.md ("Noise protocols").
 
 Every protocol is a pure function ``protocol(labels, mask, rate, rng) -> noisy_labels`` on a
 (N, C) uint8 multi-hot matrix. Only rows where ``mask`` is True (the train rows) may change; the

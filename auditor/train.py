@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from auditor.dataset import AuditDataset, DataError
+from auditor.audit_files import METRICS_FILE, MODEL_FILE
+from auditor.dataset import AuditDataset, DataError, check_classes_learnable
+from auditor.io import atomic_output_dir, make_provenance, write_json_atomic
 from hashing.hasher import CrossModalHasher, ProgressCallback
 from hashing.methods import default_settings
 from hashing.retrieval import label_relevance, mean_average_precision
@@ -50,13 +53,9 @@ def check_trainable(dataset: AuditDataset) -> None:
     """DataError unless the dataset can be trained on and evaluated (query rows, 2+ classes)."""
     if dataset.image is None or dataset.text is None:
         raise DataError("no embeddings: run `audit embed` first", file=dataset.source)
-    if dataset.n_classes < 2:
-        raise DataError(
-            f"only {dataset.n_classes} class: hashing by label similarity needs at least 2",
-            file=dataset.source,
-        )
     if int(dataset.train_mask.sum()) < 2:
         raise DataError("fewer than 2 train rows", file=dataset.source)
+    check_classes_learnable(dataset.labels[dataset.train_mask], dataset.source)
     if not dataset.query_mask.any():
         raise DataError(
             "no query rows: retrieval evaluation needs rows with split 'query'",
@@ -180,3 +179,63 @@ def random_ranking_map(dataset: AuditDataset, truth: np.ndarray | None = None) -
     ]
     relevant_share = np.concatenate(shares)
     return float(relevant_share[relevant_share > 0].mean())
+
+
+def training_metrics(
+    dataset: AuditDataset,
+    hasher: CrossModalHasher,
+    scores: RetrievalScores,
+    *,
+    method: str,
+    bits: int,
+    seed: int,
+    epochs: int | None,
+    seconds: float,
+    processes: int = 1,
+    input_path: str | Path | None = None,
+    holdout_fraction: float | None = None,
+    truth: np.ndarray | None = None,
+    truth_path: str | Path | None = None,
+) -> dict[str, Any]:
+    """``metrics.json``: the retrieval scores (with ``relevance_note`` when relevance came from
+    the noisy labels), the random-ranking floor, the epoch kept, what was trained on what, and
+    the provenance (settings, classes, seed, input fingerprint, truth file)."""
+    settings = default_settings(method, **training_overrides(epochs, holdout_fraction))
+    noisy = scores.relevance_from == "labels"
+    return {
+        **scores.as_dict(),
+        **({"relevance_note": NOISY_RELEVANCE_NOTE} if noisy else {}),
+        "map_random_ranking": random_ranking_map(dataset, truth),
+        "selected_epoch": hasher.selected_epoch_,
+        "method": method,
+        "bits": bits,
+        "seed": seed,
+        "train_rows": int(dataset.train_mask.sum()),
+        "train_seconds": round(seconds, 3),
+        "device": str(hasher.device),
+        "processes": processes,
+        "provenance": make_provenance(
+            "train",
+            settings=settings.to_dict(),
+            classes=dataset.classes,
+            seed=seed,
+            input_path=input_path,
+            bits=bits,
+            method=method,
+            truth_path=None if truth_path is None else str(truth_path),
+        ),
+    }
+
+
+def write_training(
+    out: str | Path,
+    hasher: CrossModalHasher,
+    metrics: dict[str, Any],
+    *inputs: str | Path | None,
+) -> Path:
+    """The folder ``out`` with ``model.pt`` and ``metrics.json``, written atomically (marked as
+    `audit train`'s output, trained on ``inputs``)."""
+    with atomic_output_dir(out, "train", *inputs) as folder:
+        hasher.save(folder / MODEL_FILE)
+        write_json_atomic(metrics, folder / METRICS_FILE)
+    return Path(out)

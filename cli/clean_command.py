@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from auditor.clean import (
+from auditor.cleaning import (
     DEFAULT_CONFIDENCE,
     STRATEGIES,
     CleanSettings,
     clean_file,
-    parse_budget,
-    summary_line,
 )
 from cli.common import (
     ClassesOption,
@@ -35,22 +34,84 @@ from cli.common import (
 )
 
 
+def summary_line(summary: Mapping[str, Any]) -> str:
+    """One sentence of what a cleaning did, from ``clean_file``'s summary."""
+    strategy = summary["strategy"]
+    head = (
+        f"{strategy}: {summary['rows_selected']} of {summary['rows_audited']} audited rows chosen "
+        f"({summary['selection']})"
+    )
+    if strategy == "drop":
+        body = f"{summary['rows_dropped']} rows dropped (listed in {summary['dropped_file']})"
+    else:
+        body = (
+            f"{summary['rows_changed']} rows changed: {summary['labels_removed']} labels removed, "
+            f"{summary['labels_added']} added"
+        )
+        if strategy == "relabel" and summary.get("rows_kept_given_labels"):
+            body += (
+                f"; {summary['rows_kept_given_labels']} rows kept their labels (empty suggestion)"
+            )
+        if strategy == "prune":
+            body += (
+                f"; {summary['cells_below_confidence']} suggested cells below confidence "
+                f"{summary['confidence']:g} left alone"
+            )
+            if summary.get("removals_skipped_to_keep_a_label"):
+                body += (
+                    f", {summary['removals_skipped_to_keep_a_label']} removals skipped to keep a "
+                    "label"
+                )
+    line = f"{head}; {body}. Wrote {summary['output']} ({summary['rows_written']} rows)."
+    if "label_accuracy_before" in summary:
+        line += (
+            f" Train rows whose labels equal clean_labels: {summary['label_accuracy_before']:.3f}"
+            f" before, {summary['label_accuracy_after']:.3f} after"
+            + (" (kept rows)." if strategy == "drop" else ".")
+        )
+    return line
+
+
+def decisions_summary_line(summary: Mapping[str, Any]) -> str:
+    """One sentence of what applying decisions did, from ``clean_with_decisions``'s summary."""
+    return (
+        f"decisions: {summary['decisions_accepted']} accepted, {summary['decisions_rejected']} "
+        f"rejected, {summary['decisions_set']} set on {summary['rows_reviewed']} rows; "
+        f"{summary['rows_changed']} rows changed: {summary['labels_removed']} labels removed, "
+        f"{summary['labels_added']} added. Wrote {summary['output']} ({summary['rows_written']} "
+        "rows)."
+    )
+
+
 @handle_errors
 def clean(
     data: Annotated[Path, typer.Argument(help="Dataset Parquet file (never modified).")],
     audit: Annotated[
-        Path,
-        typer.Option("--audit", help="audit.parquet written by `audit scan` on DATA."),
-    ],
+        Path | None,
+        typer.Option(
+            "--audit",
+            help="audit.parquet written by `audit scan` on DATA (needed by --strategy; with "
+            "--decisions it checks that each accepted cell was a suggestion).",
+        ),
+    ] = None,
     strategy: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--strategy",
             help=f"{' | '.join(STRATEGIES)}. drop: remove the chosen train rows; relabel: give "
             "them their suggested_labels; prune: apply only the suggested removals/additions "
             "whose error probability reaches --confidence, keeping every row.",
         ),
-    ],
+    ] = None,
+    decisions: Annotated[
+        Path | None,
+        typer.Option(
+            "--decisions",
+            help="Apply exactly the reviewed decisions of this decisions.csv (from the report's "
+            "review loop: columns id, class, action accepted|rejected|set, reviewer_note; for "
+            "set, class holds the full label list separated by |) instead of a --strategy.",
+        ),
+    ] = None,
     budget: Annotated[
         str | None,
         typer.Option(
@@ -72,15 +133,15 @@ def clean(
         typer.Option(
             "--confidence",
             help="prune: minimum error probability (label_issues.parquet) of a suggested cell "
-            f"to apply it (default: {DEFAULT_CONFIDENCE}).",
-            show_default=False,
+            "to apply it.",
         ),
     ] = DEFAULT_CONFIDENCE,
     issues: Annotated[
         Path | None,
         typer.Option(
             "--issues",
-            help="prune: the per-cell evidence (default: label_issues.parquet beside --audit).",
+            help="prune: the per-cell evidence.",
+            show_default="label_issues.parquet beside --audit",
         ),
     ] = None,
     out: Annotated[
@@ -88,8 +149,8 @@ def clean(
         typer.Option(
             "-o",
             "--out",
-            help="Output Parquet file (default: DATA-stem.cleaned-STRATEGY.parquet); drop also "
-            "writes OUT-stem.dropped.parquet.",
+            help="Output Parquet file; drop also writes OUT-stem.dropped.parquet.",
+            show_default="DATA-stem.cleaned-STRATEGY.parquet",
         ),
     ] = None,
     classes: ClassesOption = None,
@@ -105,20 +166,38 @@ def clean(
     """Write a cleaned copy of DATA from its audit: train rows dropped, relabelled or pruned;
     query and database rows untouched; a `changes` column and provenance recorded."""
     configure_logging(quiet)
-    try:
-        settings = CleanSettings(
-            strategy=strategy,
-            budget=None if budget is None else parse_budget(budget),
-            threshold=threshold,
-            confidence=confidence,
+    columns = column_names(
+        id_column, labels_column, image_column, text_column, split_column, clean_column
+    )
+    if decisions is not None:
+        if strategy is not None or budget is not None or threshold is not None:
+            raise typer.BadParameter(
+                "--decisions applies the reviewed decisions: no --strategy, --budget or "
+                "--threshold beside it",
+                param_hint="--decisions",
+            )
+        out = out or data.with_name(f"{data.stem}.cleaned-decisions.parquet")
+        status(f"cleaning {data} with the decisions of {decisions}", quiet)
+        from auditor.decisions import clean_with_decisions  # loads pandas: only when used
+
+        summary = clean_with_decisions(
+            data, decisions, out, audit_path=audit, columns=columns, classes=parse_classes(classes)
         )
+        if json_output:
+            emit_json(summary)
+        else:
+            result_console.print(decisions_summary_line(summary), highlight=False, soft_wrap=True)
+        return
+    if strategy is None or audit is None:
+        raise typer.BadParameter(
+            "give --audit and --strategy (or --decisions)", param_hint="--strategy"
+        )
+    try:
+        settings = CleanSettings.parse(strategy, budget, threshold, confidence)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     if out is None:
         out = data.with_name(f"{data.stem}.cleaned-{strategy}.parquet")
-    columns = column_names(
-        id_column, labels_column, image_column, text_column, split_column, clean_column
-    )
     status(f"cleaning {data} with {audit} ({strategy}, rows: {settings.selection})", quiet)
     summary = clean_file(
         data,

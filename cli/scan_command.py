@@ -6,129 +6,75 @@ import contextlib
 import math
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
-import pyarrow as pa
 import typer
-from rich import progress as rich_progress
-from rich.table import Table
 
-from auditor.audit_files import FUSED, REPORT_FILE
-from auditor.dataset import AuditDataset, ColumnNames, DataError
-from auditor.embed import EmbedSettings, embed_file
-from auditor.fusion import class_lists
-from auditor.inject import inject_into_table
-from auditor.io import (
-    dataset_from_table,
-    dataset_to_table,
-    labels_to_multi_hot,
-    make_provenance,
-    read_dataset,
-    read_schema,
-    read_table,
-    write_table_atomic,
-)
-from auditor.scan import ScanResult, ScanSettings, run_scan, train_scan_hashers, write_scan
-from auditor.signals import HASHER_DETECTORS
-from auditor.synth import SynthSettings, make_synthetic
+from auditor.dataset import ColumnNames, DataError
+from auditor.demo import DEMO_ROWS
 from cli.common import (
+    BitsOption,
     ClassesOption,
     CleanColumn,
+    ConfigOption,
+    DeviceOption,
+    EpochsOption,
     IdColumn,
     ImageColumn,
     JsonOption,
     LabelsColumn,
+    MethodsOption,
+    NoiseRateOption,
     QuietOption,
+    SettingSeedOption,
     SplitColumn,
     TextColumn,
+    check_seed,
     column_names,
     configure_logging,
     emit_json,
     handle_errors,
     parse_classes,
+    parse_methods,
     read_toml_settings,
     result_console,
     status,
-    status_console,
 )
-from cli.embed_command import RichEmbedProgress
 from cli.launch import NprocOption, relaunch_if_asked
-from hashing.hasher import ProgressCallback
-from hashing.runtime.distributed import distributed_from_env
+from cli.progress import RichEmbedProgress, stage_progress
+from cli.tables import Column, fitted_table
+
+if TYPE_CHECKING:  # torch and cleanlab load when a scan runs, not when the command line starts
+    from auditor.dataset import AuditDataset
+    from auditor.demo import DemoData
+    from auditor.scanning import ScanResult, ScanSettings
 
 TOP_SUSPECTS = 15
 
 
-@contextlib.contextmanager
-def stage_progress(quiet: bool) -> Iterator[Any]:
-    """One rich progress bar per detector (epochs for hashers, one step for baselines)."""
-    if quiet:
-        yield None
-        return
-    columns = (
-        rich_progress.TextColumn("{task.description:<10}"),
-        rich_progress.BarColumn(),
-        rich_progress.MofNCompleteColumn(),
-        rich_progress.TimeElapsedColumn(),
-    )
-    with rich_progress.Progress(*columns, console=status_console) as bar:
-
-        def progress_for(name: str) -> ProgressCallback:
-            task = bar.add_task(name, total=None)
-
-            def update(epoch: int, n_epochs: int, logs: dict[str, float]) -> None:
-                bar.update(task, completed=epoch, total=n_epochs)
-
-            return update
-
-        yield progress_for
-
-
-def read_truth(
-    path: Path, dataset: AuditDataset, columns: ColumnNames, rows: np.ndarray | None = None
-) -> np.ndarray:
-    """``--truth FILE``: a Parquet file of ids and clean labels -> (N, C) aligned with the data.
-
-    Every row of the (N,) bool mask ``rows`` (default: the train rows) must have an id in the
-    file; the other rows keep the data's labels."""
-    table = read_table(path)
-    for name in (columns.id, columns.clean_labels):
-        if name not in table.column_names:
-            raise DataError(
-                f"no such column (the file has: {', '.join(table.column_names)})",
-                file=str(path),
-                column=name,
-            )
-    clean = labels_to_multi_hot(
-        table.column(columns.clean_labels),
-        dataset.classes,
-        file=str(path),
-        column=columns.clean_labels,
-    )
-    truth_ids = table.column(columns.id).to_pylist()
-    position = {value: index for index, value in enumerate(truth_ids)}
-    aligned = dataset.labels.copy()
-    for row in np.flatnonzero(dataset.train_mask if rows is None else rows):
-        key = dataset.ids[row].item() if hasattr(dataset.ids[row], "item") else dataset.ids[row]
-        if key not in position:
-            raise DataError(
-                f"no clean labels for id {key!r} of the data", file=str(path), column=columns.id
-            )
-        aligned[row] = clean[position[key]]
-    return aligned
-
-
 def embed_first_if_raw(
-    data: Path, columns: ColumnNames, encoder: str, skip_bad: bool, quiet: bool
-) -> Path:
+    data: Path,
+    columns: ColumnNames,
+    encoder: str,
+    skip_bad: bool,
+    quiet: bool,
+    classes: list[str] | None = None,
+) -> Path | None:
     """If DATA has raw ``image``/``text`` columns but no embeddings, embed them first (to
-    ``DATA-stem.embedded.parquet``, cached by content) and return that file; else DATA."""
+    ``DATA-stem.embedded.parquet``, cached by content) and return that file; else None."""
+    from auditor.io import check_output_file, read_dataset, read_schema
+
     names = set(read_schema(data).names)
     has_embeddings = {columns.image_embedding, columns.text_embedding} <= names
     if has_embeddings or not {columns.image, columns.text} <= names:
-        return data
+        return None
+    from auditor.embed import EmbedSettings, embed_file
+
     out = data.with_name(f"{data.stem}.embedded.parquet")
+    check_output_file(out, "embed", data)
+    # the labels, ids and splits are checked on the user's own file before any embedding
+    read_dataset(data, columns=columns, classes=classes, require_embeddings=False)
     status(
         f"{data} has raw images and texts but no embeddings: embedding them first -> {out}", quiet
     )
@@ -138,24 +84,46 @@ def embed_first_if_raw(
     return out
 
 
+@contextlib.contextmanager
+def removed_on_failure(path: Path | None) -> Iterator[None]:
+    """Remove ``path`` (a file this run wrote) when the block fails: a failed command leaves
+    nothing behind."""
+    try:
+        yield
+    except BaseException:
+        if path is not None:
+            path.unlink(missing_ok=True)
+        raise
+
+
 def _fmt(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
-def render_scan(scan: ScanResult, summary: dict[str, Any], out: Path) -> None:
-    """Top suspects and, with truth, the comparison table, on stdout."""
+def suspects_table(scan: ScanResult, width: int) -> Any:
+    """The top suspects, most suspect first, in the columns that fit ``width``."""
+    from auditor.audit_files import FUSED
+    from auditor.fusion import class_lists
+
     order = np.argsort(scan.rank, kind="stable")[:TOP_SUSPECTS]
     strongest = scan.strongest_signal()
     given = class_lists(scan.labels[order].astype(bool), scan.classes)
     removes = class_lists(scan.remove[order], scan.classes)
     adds = class_lists(scan.add[order], scan.classes)
-    table = Table(title=f"Top {len(order)} suspects (of {len(scan.rank)} audited rows)")
-    for column in ("rank", "id", "given labels", "remove", "add", FUSED, "strongest signal"):
-        table.add_column(column, overflow="fold")
+    columns = [
+        Column("rank", justify="right"),
+        Column("id"),
+        Column("given labels", whole=False, priority=3),
+        Column("remove", whole=False, priority=1),
+        Column("add", whole=False, priority=1),
+        Column(FUSED, justify="right"),
+        Column("strongest signal", priority=4),
+    ]
     if scan.truth_rows is not None:
-        table.add_column("truly noisy")
+        columns.append(Column("truly noisy", priority=2))
+    rows = []
     for position, row in enumerate(order):
         cells = [
             str(scan.rank[row]),
@@ -168,8 +136,48 @@ def render_scan(scan: ScanResult, summary: dict[str, Any], out: Path) -> None:
         ]
         if scan.truth_rows is not None:
             cells.append("yes" if scan.truth_rows[row] else "no")
-        table.add_row(*cells)
-    result_console.print(table)
+        rows.append(cells)
+    title = f"Top {len(order)} suspects (of {len(scan.rank)} audited rows)"
+    return fitted_table(title, columns, rows, width)
+
+
+DETECTION_KEYS = (  # most telling first: a narrow terminal drops from the end
+    ("auroc", "AUROC"),
+    ("auprc", "AUPRC"),
+    ("precision_at_t", "P@t"),
+    ("recall_at_t", "R@t"),
+    ("cell_auroc", "cell AUROC"),
+    ("precision_at_5pct", "P@5%"),
+    ("cell_auprc", "cell AUPRC"),
+    ("precision_at_1pct", "P@1%"),
+    ("precision_at_10pct", "P@10%"),
+)
+
+
+def detection_table(detection: dict[str, dict[str, Any]], width: int) -> Any:
+    """Every signal against the known noise, in the metric columns that fit ``width``."""
+    from auditor.audit_files import FUSED
+
+    columns = [Column("signal")] + [
+        Column(header, justify="right", priority=position)
+        for position, (_, header) in enumerate(DETECTION_KEYS)
+    ]
+    rows = [
+        [f"{name} (fused)" if name == FUSED else name]
+        + [_fmt(metrics.get(key)) for key, _ in DETECTION_KEYS]
+        for name, metrics in detection.items()
+    ]
+    return fitted_table(
+        "Detection against the known noise (higher is better)", columns, rows, width
+    )
+
+
+def render_scan(scan: ScanResult, summary: dict[str, Any], out: Path) -> None:
+    """Top suspects and, with truth, the comparison table, on stdout."""
+    from auditor.audit_files import REPORT_FILE
+
+    width = result_console.width
+    result_console.print(suspects_table(scan, width))
     line = (
         f"estimated noise rate {summary['estimated_noise_rate']:.3f}: "
         f"{summary['rows_flagged']} rows flagged as issues, {summary['labels_to_remove']} "
@@ -179,27 +187,7 @@ def render_scan(scan: ScanResult, summary: dict[str, Any], out: Path) -> None:
         line += f" (true noise rate {summary['true_noise_rate']:.3f})"
     result_console.print(line, highlight=False)
     if "detection" in summary:
-        comparison = Table(title="Detection against the known noise (higher is better)")
-        keys = (
-            "auroc",
-            "auprc",
-            "precision_at_t",
-            "recall_at_t",
-            "precision_at_1pct",
-            "precision_at_5pct",
-            "precision_at_10pct",
-            "cell_auroc",
-            "cell_auprc",
-        )
-        comparison.add_column("signal")
-        for key in keys:
-            comparison.add_column(
-                key.replace("precision_at_", "P@").replace("recall_at_", "R@"), justify="right"
-            )
-        for name, metrics in summary["detection"].items():
-            label = f"{name} (fused)" if name == FUSED else name
-            comparison.add_row(label, *[_fmt(metrics.get(key)) for key in keys])
-        result_console.print(comparison)
+        result_console.print(detection_table(summary["detection"], width))
     times = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in scan.timings.items())
     result_console.print(f"time per stage: {times}", highlight=False)
     result_console.print(f"outputs in {out}/, the report in {out / REPORT_FILE}", highlight=False)
@@ -213,18 +201,24 @@ def scan_and_report(
     truth: np.ndarray | None,
     json_output: bool,
     quiet: bool,
+    shown_out: Path | None = None,
+    source_name: str | None = None,
 ) -> dict[str, Any]:
+    from auditor.scanning import run_scan, write_scan
+
     with stage_progress(quiet) as progress_for:
         scan = run_scan(dataset, settings, truth=truth, progress_for=progress_for)
-    summary = write_scan(scan, out, settings, source=dataset.source)
+    summary = write_scan(scan, out, settings, source=dataset.source, source_name=source_name)
     if json_output:
         emit_json(summary)
     else:
-        render_scan(scan, summary, out)
+        render_scan(scan, summary, shown_out or out)
     return summary
 
 
 def _settings(config: Path | None, given: dict[str, Any]) -> ScanSettings:
+    from auditor.scanning import ScanSettings
+
     values = read_toml_settings(config, ScanSettings)
     values.update({key: value for key, value in given.items() if value is not None})
     for key in ("methods", "baselines"):
@@ -236,54 +230,13 @@ def _settings(config: Path | None, given: dict[str, Any]) -> ScanSettings:
         raise typer.BadParameter(str(error)) from None
 
 
-MethodsOption = Annotated[
-    str | None,
-    typer.Option(
-        "--methods",
-        help="Comma-separated hashers to train: rshnl,scbch,nrch (default: "
-        "all three); 'none' runs the baselines only.",
-    ),
-]
-BitsOption = Annotated[int | None, typer.Option("--bits", help="Code length (default: 64).")]
-EpochsOption = Annotated[
-    int | None,
-    typer.Option("--epochs", help="Epochs of every hasher (default: each method's scan default)."),
-]
-DeviceOption = Annotated[
-    str | None, typer.Option("--device", help="cpu or cuda (default: cuda when present).")
-]
-SeedOption = Annotated[int | None, typer.Option("--seed", help="Seed (default: 0).")]
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="TOML file of ScanSettings fields.")
-]
-NoiseRateOption = Annotated[
-    float | None,
-    typer.Option("--noise-rate", help="Share of rows to flag (default: the estimate)."),
-]
-
-
-def parse_methods(value: str | None) -> tuple[str, ...] | None:
-    """`--methods` text -> hasher names (None: the default; "none": baselines only)."""
-    if value is None:
-        return None
-    if value.strip().lower() == "none":
-        return ()
-    names = tuple(name.strip() for name in value.split(",") if name.strip())
-    unknown = [name for name in names if name not in HASHER_DETECTORS]
-    if unknown:
-        raise typer.BadParameter(
-            f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(HASHER_DETECTORS)}",
-            param_hint="--methods",
-        )
-    return names
-
-
 @handle_errors
 def scan(
     ctx: typer.Context,
     data: Annotated[Path, typer.Argument(help="Dataset Parquet file (never modified).")],
     out: Annotated[
-        Path | None, typer.Option("-o", "--out", help="Output folder (default: DATA-stem.audit/).")
+        Path | None,
+        typer.Option("-o", "--out", help="Output folder.", show_default="DATA-stem.audit/"),
     ] = None,
     truth: Annotated[
         Path | None,
@@ -294,7 +247,7 @@ def scan(
     epochs: EpochsOption = None,
     noise_rate: NoiseRateOption = None,
     device: DeviceOption = None,
-    seed: SeedOption = None,
+    seed: SettingSeedOption = None,
     config: ConfigOption = None,
     encoder: Annotated[
         str,
@@ -305,7 +258,12 @@ def scan(
         ),
     ] = "auto",
     skip_bad: Annotated[
-        bool, typer.Option("--skip-bad", help="When embedding first: set bad rows aside.")
+        bool,
+        typer.Option(
+            "--skip-bad/--no-skip-bad",
+            help="When embedding first: set unreadable images and empty texts aside (as `audit "
+            "embed --skip-bad`) instead of stopping.",
+        ),
     ] = False,
     classes: ClassesOption = None,
     id_column: IdColumn = "id",
@@ -321,6 +279,11 @@ def scan(
     """Train the hashers, collect their signals, rank the suspect labels, compare with cleanlab
     (and the truth when known); write audit.parquet, label_issues.parquet and summary.json."""
     configure_logging(quiet)
+    from auditor.io import check_output_folder, read_dataset
+    from auditor.scanning import train_scan_hashers
+    from auditor.truth import read_truth
+    from hashing.runtime.distributed import distributed_from_env
+
     settings = _settings(
         config,
         {
@@ -342,74 +305,83 @@ def scan(
         columns = column_names(
             id_column, labels_column, image_column, text_column, split_column, clean_column
         )
-        data = embed_first_if_raw(data, columns, encoder, skip_bad, quiet)
-        dataset = read_dataset(
-            data,
-            columns=columns,
-            classes=parse_classes(classes),
-            min_train_rows=settings.min_train_rows,
-        )
-        truth_labels = read_truth(truth, dataset, columns) if truth is not None else None
-        if not world.is_main:
-            train_scan_hashers(dataset, settings)
-            return
         if out is None:
             out = data.with_name(f"{data.stem}.audit")
-        status(
-            f"scanning {dataset.train_mask.sum()} train rows of {data} with "
-            f"{', '.join([*settings.methods, *settings.baselines])}"
-            + (f" ({world.world_size} processes)" if world.is_distributed else ""),
-            quiet,
-        )
-        scan_and_report(
-            dataset, settings, out, truth=truth_labels, json_output=json_output, quiet=quiet
-        )
-
-
-# The demo's data: small enough for a couple of minutes on 2 CPU cores, large enough to show it.
-DEMO_ROWS = 4000
-DEMO_NOISE = ("pairflip", 0.5)
+        check_output_folder(out, "scan", data, truth)
+        class_names = parse_classes(classes)
+        embedded = embed_first_if_raw(data, columns, encoder, skip_bad, quiet, class_names)
+        with removed_on_failure(embedded):
+            try:
+                dataset = read_dataset(
+                    embedded or data,
+                    columns=columns,
+                    classes=class_names,
+                    min_train_rows=settings.min_train_rows,
+                )
+            except DataError as error:
+                if embedded is None:
+                    raise
+                # the generated file is gone: name the user's file
+                raise DataError(
+                    f"{error.message} (in the embeddings computed from it)",
+                    file=str(data),
+                    column=error.column,
+                    row=error.row,
+                ) from None
+            truth_labels = read_truth(truth, dataset, columns) if truth is not None else None
+            if not world.is_main:
+                train_scan_hashers(dataset, settings)
+                return
+            status(
+                f"scanning {dataset.train_mask.sum()} train rows of {embedded or data} with "
+                f"{', '.join([*settings.methods, *settings.baselines])}"
+                + (f" ({world.world_size} processes)" if world.is_distributed else ""),
+                quiet,
+            )
+            scan_and_report(
+                dataset, settings, out, truth=truth_labels, json_output=json_output, quiet=quiet
+            )
 
 
 @handle_errors
 def demo(
-    out: Annotated[
-        Path, typer.Option("-o", "--out", help="Output folder (default: ./hashaudit-demo).")
-    ] = Path("hashaudit-demo"),
+    out: Annotated[Path, typer.Option("-o", "--out", help="Output folder.")] = Path(
+        "hashaudit-demo"
+    ),
     rows: Annotated[int, typer.Option("--rows", help="Synthetic rows.")] = DEMO_ROWS,
-    seed: Annotated[int, typer.Option("--seed", help="Seed.")] = 0,
+    seed: Annotated[
+        int,
+        typer.Option(
+            "--seed", help="Seed of the data, the noise and the scan.", callback=check_seed
+        ),
+    ] = 0,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Synthetic data -> pairflip noise at 50% -> scan -> the ranked table and the comparison
     with cleanlab. Nothing is downloaded."""
     configure_logging(quiet)
-    protocol, rate = DEMO_NOISE
-    clean = make_synthetic(SynthSettings(n_rows=rows, seed=seed)).to_dataset()
-    table: pa.Table = dataset_to_table(clean)
-    noisy_table, result = inject_into_table(table, clean, protocol=protocol, rate=rate, seed=seed)
-    data_path = out / "data.parquet"
-    out.mkdir(parents=True, exist_ok=True)
-    write_table_atomic(
-        noisy_table,
-        data_path,
-        make_provenance(
-            "demo",
-            settings={"rows": rows, "protocol": protocol, "rate": rate},
-            classes=clean.classes,
-            seed=seed,
-        ),
-    )
-    status(
-        f"demo data: {rows} synthetic rows, {protocol} noise on "
-        f"{int(result.noisy_rows.sum())} of {int(clean.train_mask.sum())} train rows "
-        f"-> {data_path}",
-        quiet,
-    )
-    dataset = dataset_from_table(noisy_table, source=str(data_path))
-    settings = ScanSettings(seed=seed)
-    scan_and_report(
-        dataset, settings, out / "audit", truth=None, json_output=json_output, quiet=quiet
-    )
-    if not json_output:
-        result_console.print(f"demo finished: data and audit in {out}/", highlight=False)
+    from auditor.demo import run_demo
+    from auditor.io import check_output_folder
+    from auditor.synth import SynthSettings
+
+    check_output_folder(out, "demo")
+    try:
+        SynthSettings(n_rows=rows, seed=seed)
+    except (ValueError, TypeError) as error:
+        raise typer.BadParameter(str(error), param_hint="--rows") from None
+
+    def announce(data: DemoData) -> None:
+        status(
+            f"demo data: {data.rows} synthetic rows, {data.protocol} noise on {data.noisy_rows} "
+            f"of {data.train_rows} train rows -> {data.path}",
+            quiet,
+        )
+
+    with stage_progress(quiet) as progress_for:
+        result = run_demo(out, rows=rows, seed=seed, on_data=announce, progress_for=progress_for)
+    if json_output:
+        emit_json(result.summary)
+        return
+    render_scan(result.scan, result.summary, result.audit_dir)
+    result_console.print(f"demo finished: data and audit in {out}/", highlight=False)

@@ -7,18 +7,12 @@ from typing import Annotated, Any
 
 import typer
 
-from auditor.audit_files import METRICS_FILE, MODEL_FILE
-from auditor.io import atomic_output_dir, make_provenance, read_dataset, write_json_atomic
-from auditor.train import (
-    NOISY_RELEVANCE_NOTE,
-    fit_hasher,
-    random_ranking_map,
-    train_hasher,
-    training_overrides,
-)
 from cli.common import (
+    BITS_RANGE,
+    METHOD_NAMES,
     ClassesOption,
     CleanColumn,
+    DeviceOption,
     IdColumn,
     ImageColumn,
     JsonOption,
@@ -30,16 +24,12 @@ from cli.common import (
     column_names,
     configure_logging,
     emit_json,
-    epoch_progress,
     handle_errors,
     parse_classes,
     result_console,
 )
 from cli.launch import NprocOption, relaunch_if_asked
-from cli.scan_command import read_truth
-from hashing.hasher import MAX_BITS, MIN_BITS
-from hashing.methods import METHODS, default_settings
-from hashing.runtime.distributed import distributed_from_env
+from cli.progress import epoch_progress
 
 
 @handle_errors
@@ -47,19 +37,22 @@ def train(
     ctx: typer.Context,
     data: Annotated[Path, typer.Argument(help="Dataset Parquet file with embeddings.")],
     method: Annotated[
-        str, typer.Option("--method", help=f"Hashing method: {' | '.join(METHODS)}.")
+        str, typer.Option("--method", help=f"Hashing method: {' | '.join(METHOD_NAMES)}.")
     ] = "nrch",
-    bits: Annotated[int, typer.Option("--bits", help=f"Code length, {MIN_BITS}..{MAX_BITS}.")] = 64,
+    bits: Annotated[
+        int, typer.Option("--bits", help="Code length, {}..{}.".format(*BITS_RANGE))
+    ] = 64,
     epochs: Annotated[
-        int | None, typer.Option("--epochs", help="Training epochs (default: the method's).")
+        int | None,
+        typer.Option("--epochs", help="Training epochs.", show_default="the method's"),
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option("-o", "--out", help="Output folder (default: DATA-stem.train-METHOD-BITS/)."),
+        typer.Option(
+            "-o", "--out", help="Output folder.", show_default="DATA-stem.train-METHOD-BITS/"
+        ),
     ] = None,
-    device: Annotated[
-        str | None, typer.Option("--device", help="cpu or cuda (default: cuda when present).")
-    ] = None,
+    device: DeviceOption = None,
     truth: Annotated[
         Path | None,
         typer.Option(
@@ -73,8 +66,8 @@ def train(
         typer.Option(
             "--holdout",
             help="Stopping rule: hold out this share (0-0.5) of the train rows and keep the "
-            "epoch whose codes retrieve them best by their given labels (default: the "
-            "method's; 0 = last epoch).",
+            "epoch whose codes retrieve them best by their given labels (0 = last epoch).",
+            show_default="the method's",
         ),
     ] = None,
     seed: SeedOption = 0,
@@ -92,6 +85,19 @@ def train(
     """Train one hasher on the train rows' labels; report mAP image->text and text->image
     (query rows against train + database rows; relevance from clean_labels when present)."""
     configure_logging(quiet)
+    from auditor.io import check_output_folder, read_dataset
+    from auditor.train import (
+        NOISY_RELEVANCE_NOTE,
+        fit_hasher,
+        train_hasher,
+        training_metrics,
+        write_training,
+    )
+    from auditor.truth import read_truth
+    from hashing.hasher import MAX_BITS, MIN_BITS
+    from hashing.methods import METHODS
+    from hashing.runtime.distributed import distributed_from_env
+
     if method not in METHODS:
         raise typer.BadParameter(
             f"unknown method {method!r}; choose one of {', '.join(METHODS)}", param_hint="--method"
@@ -106,6 +112,7 @@ def train(
         raise typer.BadParameter(f"must be in 0..0.5, got {holdout}", param_hint="--holdout")
     if out is None:
         out = data.with_name(f"{data.stem}.train-{method}-{bits}")
+    check_output_folder(out, "train", data)
     relaunch_if_asked(ctx, nproc)
     with distributed_from_env(device) as world:
         # under torchrun every rank trains its shard; rank 0 alone evaluates, writes and prints
@@ -136,37 +143,25 @@ def train(
                 **training,
                 progress=progress,
                 truth=truth_labels,
-                truth_source=f"truth:{truth}" if truth is not None else "truth",
+                truth_source=f"truth:{truth}",
             )
         processes = world.world_size
-    settings = default_settings(method, **training_overrides(epochs, holdout))
-    noisy_relevance = scores.relevance_from == "labels"
-    metrics = {
-        **scores.as_dict(),
-        **({"relevance_note": NOISY_RELEVANCE_NOTE} if noisy_relevance else {}),
-        "map_random_ranking": random_ranking_map(dataset, truth_labels),
-        "selected_epoch": hasher.selected_epoch_,
-        "method": method,
-        "bits": bits,
-        "seed": seed,
-        "train_rows": int(dataset.train_mask.sum()),
-        "train_seconds": round(seconds, 3),
-        "device": str(hasher.device),
-        "processes": processes,
-        "provenance": make_provenance(
-            "train",
-            settings=settings.to_dict(),
-            classes=dataset.classes,
-            seed=seed,
-            input_path=data,
-            bits=bits,
-            method=method,
-            truth_path=str(truth) if truth is not None else None,
-        ),
-    }
-    with atomic_output_dir(out) as folder:
-        hasher.save(folder / MODEL_FILE)
-        write_json_atomic(metrics, folder / METRICS_FILE)
+    metrics = training_metrics(
+        dataset,
+        hasher,
+        scores,
+        method=method,
+        bits=bits,
+        seed=seed,
+        epochs=epochs,
+        seconds=seconds,
+        processes=processes,
+        input_path=data,
+        holdout_fraction=holdout,
+        truth=truth_labels,
+        truth_path=truth,
+    )
+    write_training(out, hasher, metrics, data)
     if json_output:
         emit_json({key: value for key, value in metrics.items() if key != "provenance"})
         return
@@ -178,13 +173,13 @@ def train(
         highlight=False,
         soft_wrap=True,
     )
-    if settings.holdout_fraction > 0:
+    if hasher.settings.holdout_fraction > 0:
         result_console.print(
-            f"stopping rule: kept epoch {hasher.selected_epoch_} of {settings.epochs} (best "
-            f"retrieval of the held-out {settings.holdout_fraction:.0%} of the train rows by "
-            "their given labels)",
+            f"stopping rule: kept epoch {hasher.selected_epoch_} of {hasher.settings.epochs} "
+            f"(best retrieval of the held-out {hasher.settings.holdout_fraction:.0%} of the train "
+            "rows by their given labels)",
             highlight=False,
             soft_wrap=True,
         )
-    if noisy_relevance:
+    if "relevance_note" in metrics:
         result_console.print(f"Note: {NOISY_RELEVANCE_NOTE}.", highlight=False, soft_wrap=True)

@@ -1,7 +1,8 @@
 """Scale benchmark of `audit scan`: wall time per stage and peak memory at several row counts.
 
-For each N it writes `audit synth --n N --classes 21` data (pairflip noise on the train rows,
-the originals kept as the truth, as `audit inject` does) to a temporary Parquet file, then, in a
+For each N it writes `audit synth --rows N --n-classes 21` data (pairflip noise on the train
+rows, the originals kept as the truth, as `audit inject` does) to a temporary Parquet file, then,
+in a
 FRESH Python process per N (so each peak RSS is that N's alone), does what `audit scan` does:
 reads the file back by column (``read_dataset``), runs the scan (``run_scan``) and writes the
 outputs and the HTML report (``write_scan``). It prints a table of the stage times and the peak
@@ -80,7 +81,7 @@ def scan_once(
     """Read, scan and write like `audit scan`; stage times, per-epoch times and peak RSS."""
     import torch
 
-    from auditor.scan import ScanSettings, run_scan, write_scan
+    from auditor.scanning import ScanSettings, run_scan, write_scan
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", torch.get_num_threads())))
     rss_after_imports = peak_rss_mb()
@@ -148,7 +149,7 @@ def per_epoch_seconds(epoch: dict[str, Any]) -> tuple[float, float]:
 def default_epoch_estimate(result: dict[str, Any]) -> float:
     """Total seconds with every hasher at its scan default epochs: the measured total with each
     hasher's measured epochs replaced by its default number of epochs and signal passes."""
-    from auditor.signals import SCAN_EPOCHS
+    from auditor.detectors import SCAN_EPOCHS
 
     total = float(result["total_seconds"])
     for name, epoch in result["per_epoch"].items():
@@ -167,10 +168,9 @@ def slope(sizes: list[int], seconds: list[float]) -> float:
 
 def force_exact_search() -> None:
     """Make every neighbour search exact whatever N (the scan before the index)."""
-    import auditor.knn
-    import hashing.signals
+    import hashing.neighbours
 
-    auditor.knn.use_index = hashing.signals.use_index = lambda *_: False  # type: ignore[assignment]
+    hashing.neighbours.use_index = lambda *_: False  # type: ignore[assignment]
 
 
 def worker(args: argparse.Namespace) -> None:

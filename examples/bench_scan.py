@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from auditor.dataset import AuditDataset  # noqa: E402
 from auditor.importers import import_mirflickr25k  # noqa: E402
 from auditor.inject import with_noise  # noqa: E402
-from auditor.scan import ScanSettings, run_scan  # noqa: E402
+from auditor.scanning import ScanSettings, run_scan  # noqa: E402
 from auditor.synth import SynthSettings, make_synthetic  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "mirflickr25k"

@@ -317,8 +317,8 @@ class CrossModalHasher:
     Attributes after ``fit``
     ------------------------
     model_ : the trained ``HashMethod`` (an ``nn.Module``).
-    signals_ : dict name -> (N,) float32, the method's per-sample signals (see
-        ``hashing.methods.SIGNAL_DIRECTIONS`` for which end is suspect); empty for ``plain``.
+    signals_ : dict name -> (N,) float32, the method's per-sample signals (its class's
+        ``signals`` say which end is suspect); empty for ``plain``.
     label_evidence_ : (N, C) float32 per-label evidence, or None (``plain``).
     evidence_high_means_present_ : True when a high evidence value means "label present"
         (SCBCH, RSHNL), False when low means present (NRCH residuals), None without evidence.

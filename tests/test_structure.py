@@ -83,7 +83,7 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
 def test_the_graph_sees_relative_and_lazy_imports() -> None:
     graph = import_graph()
     assert "auditor.report.page" in graph["auditor.report"]
-    assert "auditor.report" in graph["auditor.scan"]  # imported inside write_scan
+    assert "auditor.report" in graph["auditor.scanning"]  # imported inside write_scan
 
 
 def test_no_import_cycle_among_the_repository_modules() -> None:
@@ -99,6 +99,8 @@ def test_no_import_cycle_among_the_repository_modules() -> None:
         "import auditor.media",
         "from auditor.report import build_report",
         "import cli.report_command",
+        "import auditor.knn",
+        "import hashing.neighbours",
     ],
 )
 def test_report_modules_import_no_torch(code: str) -> None:
@@ -108,3 +110,21 @@ def test_report_modules_import_no_torch(code: str) -> None:
         [sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
     assert output.strip() == "[]", output
+
+
+def test_the_registries_list_what_the_factories_accept() -> None:
+    from auditor.detectors import DETECTORS, HASHER_DETECTORS, list_detectors
+    from auditor.encoders import OFFLINE_SPEC, list_encoders
+    from hashing.base import HashMethod
+    from hashing.methods import METHODS, list_methods
+
+    assert list(list_methods()) == list(METHODS) == ["plain", "rshnl", "scbch", "nrch"]
+    assert list(list_detectors()) == list(DETECTORS)
+    assert HASHER_DETECTORS == ("rshnl", "scbch", "nrch")  # the methods with signals
+    assert list_detectors()["rshnl"] == "rshnl_hardness, rshnl_weight"
+    assert OFFLINE_SPEC in list_encoders()
+    # Each hasher's signals are declared once, on its class, with a valid direction.
+    for name in HASHER_DETECTORS:
+        method: type[HashMethod] = METHODS[name]
+        assert [spec.name for spec in DETECTORS[name].signals] == [s.name for s in method.signals]
+        assert {s.direction for s in method.signals} <= {"low_is_suspect", "high_is_suspect"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pickle
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -151,6 +152,13 @@ class ClipEncoder(Encoder):
                     pretrained_text=False,
                 )
                 tokenizer = open_clip.get_tokenizer(parsed.model)
+            except pickle.UnpicklingError as error:
+                # torch refused it with weights_only=True: it holds more than tensors
+                raise DataError(
+                    "not a plain weights file (it holds pickled objects or code, which are "
+                    "never executed): it was not loaded; use a checkpoint of tensors only",
+                    file=str(parsed.pretrained),
+                ) from error
             except (RuntimeError, OSError, ValueError) as error:
                 raise DataError(
                     f"cannot load open_clip {parsed.model} with weights "

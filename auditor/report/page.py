@@ -24,8 +24,7 @@ from auditor.audit_files import (
     AuditFolder,
     read_audit_folder,
 )
-from auditor.fusion import suspicion_rank
-from auditor.io import write_text_atomic
+from auditor.io import add_to_marker, write_text_atomic
 from auditor.metrics import per_class_noise
 from auditor.report.figures import (
     Curves,
@@ -35,6 +34,8 @@ from auditor.report.figures import (
     retrieval_figure,
 )
 from auditor.report.media import NO_MEDIA, SuspectMedia, suspect_media
+from auditor.report.review import SECTION as REVIEW_SECTION
+from auditor.report.review import review_section
 from auditor.report.text import MISSING, number, percent
 
 DEFAULT_TOP = 50
@@ -44,6 +45,7 @@ SECTIONS = (
     ("detection", "Detection against the known noise"),
     ("classes", "Per class"),
     ("suspects", "Top suspects"),
+    REVIEW_SECTION,
     ("retrieval", "Retrieval before and after cleaning"),
 )
 COMPARISON_KEYS = (
@@ -177,6 +179,8 @@ def detection_section(folder: AuditFolder) -> Section:
                 "Give the scan a clean_labels column or --truth FILE to see them."
             ],
         )
+    from auditor.fusion import suspicion_rank  # scipy: only when there is a truth to draw
+
     directions = {FUSED: LOW_IS_SUSPECT, **folder.signals}
     curves: dict[str, Curves] = {}
     for name, direction in directions.items():
@@ -379,6 +383,7 @@ def report_html(folder: AuditFolder, top: int = DEFAULT_TOP, media: SuspectMedia
         detection_section(folder),
         classes_section(folder),
         suspects_section(folder, top, media),
+        review_section(folder, media),
         retrieval_section(folder),
     ]
     subtitle = f"{folder.audit.num_rows:,} rows · {len(folder.classes)} classes"
@@ -406,4 +411,5 @@ def build_report(
     media = suspect_media(folder, ids, Path(data) if data is not None else None)
     path = folder.path / REPORT_FILE
     write_text_atomic(report_html(folder, top, media), path)
+    add_to_marker(folder.path, path.name)  # the folder stays replaceable by the next scan
     return path

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from auditor.fusion import (
     calibrate_presence,
     cell_row_score,
+    confidently_wrong_rows,
     consensus_weights,
     estimate_noise_rate,
     flag_top,
@@ -110,3 +112,29 @@ def test_suggestions_change_at_most_one_given_and_one_absent_cell_per_row() -> N
     remove, add = suggest_changes(labels, presence, np.array([True]))
     assert remove[0].tolist() == [True, False, False, False, False, False]  # the least present
     assert add[0].tolist() == [False, False, False, True, False, False]  # the most present
+
+
+@pytest.mark.parametrize(("separation", "seed"), [(3.0, 0), (3.0, 1), (0.7, 2)])
+def test_confidently_wrong_rows_equal_cleanlabs_confident_learning_filter(
+    separation: float, seed: int
+) -> None:
+    # Sharp evidence (about 17 % of rows have a flipped cell) and weak evidence (most rows
+    # flagged): the same rows either way.
+    from cleanlab.multilabel_classification.filter import find_label_issues
+
+    from auditor.baselines import multi_hot_to_lists
+
+    rng = np.random.default_rng(seed)
+    truth = (rng.random((2000, 8)) < 0.3).astype(np.int64)
+    labels = truth.copy()
+    flipped = rng.random(labels.shape) < 0.03
+    labels[flipped] = 1 - labels[flipped]
+    labels[labels.sum(axis=1) == 0, 1] = 1
+    presence = 1 / (1 + np.exp(-rng.normal(separation * (2 * truth - 1), 1.5)))
+    expected = find_label_issues(
+        multi_hot_to_lists(labels), presence, filter_by="confident_learning"
+    )
+    rows = confidently_wrong_rows(labels, presence)
+    assert 0 < rows.sum() < len(rows)
+    np.testing.assert_array_equal(rows, expected)
+    assert estimate_noise_rate(labels, presence) == rows.mean()

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from auditor.clean import STRATEGIES
+from auditor.cleaning import STRATEGIES
 from auditor.dataset import DataError
 from auditor.inject import with_noise
 from auditor.loop import NOISY, ORACLE, LoopSettings, run_loop, write_retrieval_json
-from auditor.scan import ScanSettings
+from auditor.scanning import ScanSettings
 from auditor.synth import SynthSettings, make_synthetic
 from auditor.train import random_ranking_map
 
@@ -33,6 +33,7 @@ def looped(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
     return noisy, result, folder
 
 
+@pytest.mark.e2e
 def test_every_method_and_label_version_is_measured(looped) -> None:  # type: ignore[no-untyped-def]
     noisy, result, folder = looped
     expected = [(NOISY, 0)]
@@ -53,6 +54,7 @@ def test_every_method_and_label_version_is_measured(looped) -> None:  # type: ig
     assert names == ["audit-round1", *(f"audit-round2-{s}" for s in sorted(STRATEGIES))]
 
 
+@pytest.mark.e2e
 def test_cleaning_improves_label_accuracy_and_reports_it_truthfully(looped) -> None:  # type: ignore[no-untyped-def]
     noisy, result, _ = looped
     rows = {(row["labels"], row["round"]): row for row in result.rows}

@@ -10,7 +10,7 @@ import pytest
 
 from auditor.dataset import AuditDataset, DataError
 from auditor.inject import with_noise
-from auditor.scan import FUSED, ScanSettings, run_scan, write_scan
+from auditor.scanning import FUSED, ScanSettings, run_scan, write_scan
 from auditor.synth import SynthSettings, make_synthetic
 
 SETTINGS = ScanSettings(epochs=4, seed=0)
@@ -30,6 +30,7 @@ def scanned(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
     return dataset, scan, out, summary
 
 
+@pytest.mark.e2e
 def test_fused_score_beats_random_and_the_weakest_signal(scanned) -> None:  # type: ignore[no-untyped-def]
     _, scan, _, summary = scanned
     detection = summary["detection"]
@@ -42,6 +43,7 @@ def test_fused_score_beats_random_and_the_weakest_signal(scanned) -> None:  # ty
     assert fused["cell_auroc"] > 0.85
 
 
+@pytest.mark.e2e
 def test_outputs_follow_the_contract(scanned) -> None:  # type: ignore[no-untyped-def]
     dataset, scan, out, summary = scanned
     audit = pq.read_table(out / "audit.parquet")
@@ -80,6 +82,7 @@ def test_outputs_follow_the_contract(scanned) -> None:  # type: ignore[no-untype
     assert 0 < summary["estimated_noise_rate"] < 1
 
 
+@pytest.mark.e2e
 def test_same_seed_same_audit(scanned, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     dataset, _, out, _ = scanned
     again = run_scan(dataset, SETTINGS)
@@ -95,8 +98,9 @@ def test_too_few_rows_is_an_input_error() -> None:
         run_scan(dataset, SETTINGS)
 
 
+@pytest.mark.e2e
 def test_failed_scan_leaves_no_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import auditor.scan as scan_module
+    import auditor.audit_files as audit_files
 
     dataset = noisy_dataset(rows=400)
     settings = ScanSettings(methods=(), epochs=1)
@@ -105,7 +109,7 @@ def test_failed_scan_leaves_no_output(tmp_path: Path, monkeypatch: pytest.Monkey
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise OSError("disk full")
 
-    monkeypatch.setattr(scan_module, "write_json_atomic", broken)
+    monkeypatch.setattr(audit_files, "write_json_atomic", broken)
     with pytest.raises(OSError):
         write_scan(scan, tmp_path / "audit", settings, source=None)
     assert list(tmp_path.iterdir()) == []

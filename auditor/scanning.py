@@ -21,8 +21,18 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from auditor.audit_files import FUSED, LOW_IS_SUSPECT, write_audit_files
-from auditor.dataset import AuditDataset, DataError
+from auditor.audit_files import FUSED, LOW_IS_SUSPECT, TRUTH_COLUMN, write_audit_files
+from auditor.dataset import AuditDataset, DataError, check_classes_learnable
+from auditor.detectors import (
+    BASELINE_DETECTORS,
+    DETECTORS,
+    HASHER_DETECTORS,
+    DetectorInput,
+    DetectorOutput,
+    SignalSpec,
+    run_detectors,
+    signal_specs,
+)
 from auditor.fusion import (
     cell_error_probability,
     cell_row_score,
@@ -35,16 +45,6 @@ from auditor.fusion import (
 )
 from auditor.io import atomic_output_dir, make_provenance, multi_hot_to_arrow
 from auditor.metrics import detection_report, flag_report, per_class_noise
-from auditor.signals import (
-    BASELINE_DETECTORS,
-    DETECTORS,
-    HASHER_DETECTORS,
-    DetectorInput,
-    DetectorOutput,
-    SignalSpec,
-    run_detectors,
-    signal_specs,
-)
 from hashing.hasher import MAX_BITS, MIN_BITS, ProgressCallback
 
 CELL_SIGNAL = "cell_quality"
@@ -73,7 +73,7 @@ class ScanSettings:
     epochs : epochs of every hasher; None = each method's scan default (``SCAN_EPOCHS``).
     seed : seed of every random choice (default 0).
     device : ``cpu``, ``cuda``; None = cuda when present.
-    noise_rate : share of rows to flag as ``is_issue``; None = the estimate (see README).
+    noise_rate : share of rows to flag as ``is_issue``; None = the estimate (docs/design.md).
     threshold : presence probability below which a given label is suggested for removal and
         above which an absent class is suggested for addition (default 0.5).
     review_threshold : cells outside flagged rows are listed in ``label_issues.parquet`` when
@@ -181,6 +181,7 @@ def scan_input(dataset: AuditDataset, settings: ScanSettings) -> DetectorInput:
             f"too few rows: {n_rows} train rows, the scan needs at least {settings.min_train_rows}",
             file=dataset.source,
         )
+    check_classes_learnable(dataset.labels[scope], dataset.source)
     return DetectorInput(
         image=dataset.image[scope],
         text=dataset.text[scope],
@@ -333,7 +334,8 @@ def compare_with_truth(
 
 # ------------------------------------------------------------------------------------ writing
 def audit_table(scan: ScanResult) -> pa.Table:
-    """``audit.parquet``: one row per audited sample, sorted by rank (see audit_files)."""
+    """``audit.parquet``: one row per audited sample, sorted by rank (auditor.audit_files;
+    docs/design.md)."""
     order = np.argsort(scan.rank, kind="stable")
     ids = scan.ids[order]
     columns: dict[str, pa.Array] = {
@@ -349,7 +351,7 @@ def audit_table(scan: ScanResult) -> pa.Table:
     for name, values in scan.signals.items():
         columns[name] = pa.array(np.asarray(values, dtype=np.float64)[order])
     if scan.truth_rows is not None:
-        columns["is_noisy"] = pa.array(scan.truth_rows[order])
+        columns[TRUTH_COLUMN] = pa.array(scan.truth_rows[order])
     return pa.table(columns)
 
 
@@ -444,11 +446,13 @@ def write_scan(
     source: str | None,
     extra_files: Callable[[Path], None] | None = None,
     report: bool = True,
+    source_name: str | None = None,
 ) -> dict[str, Any]:
     """Write the scan's outputs into the folder ``out`` atomically; return the summary.
 
     With ``report`` (default) ``report.html`` is built inside the folder before it is renamed
-    into place, so a failed report leaves no folder either.
+    into place, so a failed report leaves no folder either. ``source_name``: the input's path
+    to record when ``source`` is a temporary location (default: ``source``).
     """
     from auditor.report import build_report  # matplotlib and jinja2 only when a report is made
 
@@ -459,9 +463,11 @@ def write_scan(
         seed=settings.seed,
         input_path=source,
     )
-    summary = scan_summary(scan, settings, source)
+    if source_name is not None and "input" in provenance:
+        provenance["input"]["path"] = source_name
+    summary = scan_summary(scan, settings, source_name or source)
     summary["input_fingerprint"] = provenance.get("input", {}).get("fingerprint")
-    with atomic_output_dir(out) as folder:
+    with atomic_output_dir(out, "scan", source) as folder:
         issues = label_issues_table(scan, settings.review_threshold)
         write_audit_files(folder, audit_table(scan), issues, summary, provenance)
         if extra_files is not None:
