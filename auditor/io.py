@@ -634,9 +634,7 @@ def _folder_files(folder: Path) -> set[str]:
     return {path.relative_to(folder).as_posix() for path in folder.rglob("*")}
 
 
-def check_output_folder(
-    path: str | Path, command: str, *inputs: str | Path | None
-) -> None:
+def check_output_folder(path: str | Path, command: str, *inputs: str | Path | None) -> None:
     """Refuse (DataError) an output folder ``path`` that the command must not replace.
 
     Allowed: a path that does not exist yet (in a writable folder), an empty writable folder,
@@ -753,9 +751,7 @@ def add_to_marker(folder: str | Path, *names: str) -> None:
 
 
 @contextlib.contextmanager
-def atomic_output_dir(
-    path: str | Path, command: str, *inputs: str | Path | None
-) -> Iterator[Path]:
+def atomic_output_dir(path: str | Path, command: str, *inputs: str | Path | None) -> Iterator[Path]:
     """Build an output folder under a temporary name; rename it into place only on success.
 
     Refuses first (see :func:`check_output_folder`) what the command must not replace, then

@@ -1,7 +1,9 @@
 """Train one hasher on a dataset's train rows and evaluate retrieval in the papers' protocol.
 
 Queries are the ``query`` rows; the retrieval database is ``train`` ∪ ``database``. Relevance
-(two items share a label) uses ``clean_labels`` when the dataset has them, else ``labels``.
+(two items share a label) uses truth labels given by the caller (``audit train --truth``), else
+``clean_labels`` when the dataset has them, else the given ``labels``, whose noise on the train
+rows then counts as relevance (``relevance_from == "labels"``, see ``NOISY_RELEVANCE_NOTE``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,12 @@ from auditor.io import atomic_output_dir, make_provenance, write_json_atomic
 from hashing.hasher import CrossModalHasher, ProgressCallback
 from hashing.methods import default_settings
 from hashing.retrieval import label_relevance, mean_average_precision
+
+NOISY_RELEVANCE_NOTE = (
+    "relevance from the given (noisy) labels: the train rows in the retrieval database count "
+    "as relevant by their noisy labels, which ranks a method that fits the noise higher; the "
+    "papers score by clean labels (give them with --truth FILE or a clean_labels column)"
+)
 
 
 @dataclass(frozen=True)
@@ -55,10 +63,28 @@ def check_trainable(dataset: AuditDataset) -> None:
         )
 
 
-def evaluate_retrieval(hasher: CrossModalHasher, dataset: AuditDataset) -> RetrievalScores:
-    """mAP@all image→text and text→image: query rows against train ∪ database rows."""
+def relevance_labels(
+    dataset: AuditDataset, truth: np.ndarray | None = None, truth_source: str = "truth"
+) -> tuple[np.ndarray, str]:
+    """(N, C) labels that decide relevance and where they come from: ``truth`` (named
+    ``truth_source``) when given, else ``clean_labels``, else the given ``labels``."""
+    if truth is not None:
+        return truth, truth_source
+    if dataset.clean_labels is not None:
+        return dataset.clean_labels, "clean_labels"
+    return dataset.labels, "labels"
+
+
+def evaluate_retrieval(
+    hasher: CrossModalHasher,
+    dataset: AuditDataset,
+    truth: np.ndarray | None = None,
+    truth_source: str = "truth",
+) -> RetrievalScores:
+    """mAP@all image→text and text→image: query rows against train ∪ database rows, relevance
+    from ``relevance_labels(dataset, truth, truth_source)``."""
     assert dataset.image is not None and dataset.text is not None
-    truth = dataset.clean_labels if dataset.clean_labels is not None else dataset.labels
+    truth, source = relevance_labels(dataset, truth, truth_source)
     query, database = dataset.query_mask, dataset.retrieval_database_mask
     query_image = hasher.encode_image(dataset.image[query])
     query_text = hasher.encode_text(dataset.text[query])
@@ -73,8 +99,18 @@ def evaluate_retrieval(hasher: CrossModalHasher, dataset: AuditDataset) -> Retri
         ),
         n_queries=int(query.sum()),
         n_database=int(database.sum()),
-        relevance_from="clean_labels" if dataset.clean_labels is not None else "labels",
+        relevance_from=source,
     )
+
+
+def training_overrides(epochs: int | None, holdout_fraction: float | None) -> dict[str, Any]:
+    """The settings fields ``audit train`` lets a user override (None: the method's default)."""
+    overrides: dict[str, Any] = {}
+    if epochs is not None:
+        overrides["epochs"] = epochs
+    if holdout_fraction is not None:
+        overrides["holdout_fraction"] = holdout_fraction
+    return overrides
 
 
 def fit_hasher(
@@ -86,13 +122,15 @@ def fit_hasher(
     epochs: int | None = None,
     device: str | None = None,
     progress: ProgressCallback | None = None,
+    holdout_fraction: float | None = None,
 ) -> tuple[CrossModalHasher, float]:
     """Train ``method`` on the train rows' given labels; return it and the training wall time
-    in seconds. In a distributed run every rank calls this (training is data-parallel)."""
+    in seconds. ``holdout_fraction`` overrides the method's stopping rule (see
+    ``HashSettings.holdout_fraction``); it sees the train rows only. In a distributed run every
+    rank calls this (training is data-parallel)."""
     check_trainable(dataset)
     assert dataset.image is not None and dataset.text is not None
-    overrides = {} if epochs is None else {"epochs": epochs}
-    settings = default_settings(method, **overrides)
+    settings = default_settings(method, **training_overrides(epochs, holdout_fraction))
     hasher = CrossModalHasher(settings, bits=bits, seed=seed, device=device)
     train = dataset.train_mask
     started = time.perf_counter()
@@ -109,19 +147,30 @@ def train_hasher(
     epochs: int | None = None,
     device: str | None = None,
     progress: ProgressCallback | None = None,
+    holdout_fraction: float | None = None,
+    truth: np.ndarray | None = None,
+    truth_source: str = "truth",
 ) -> tuple[CrossModalHasher, RetrievalScores, float]:
-    """Train ``method`` on the train rows' given labels; return it, its retrieval scores and
-    the training wall time in seconds."""
+    """Train ``method`` on the train rows' given labels; return it, its retrieval scores
+    (relevance: see ``relevance_labels``; training never sees ``truth``) and the training wall
+    time in seconds."""
     hasher, seconds = fit_hasher(
-        dataset, method, bits=bits, seed=seed, epochs=epochs, device=device, progress=progress
+        dataset,
+        method,
+        bits=bits,
+        seed=seed,
+        epochs=epochs,
+        device=device,
+        progress=progress,
+        holdout_fraction=holdout_fraction,
     )
-    return hasher, evaluate_retrieval(hasher, dataset), seconds
+    return hasher, evaluate_retrieval(hasher, dataset, truth, truth_source), seconds
 
 
-def random_ranking_map(dataset: AuditDataset) -> float:
+def random_ranking_map(dataset: AuditDataset, truth: np.ndarray | None = None) -> float:
     """Expected mAP of a random ranking: the mean share of relevant database items per query
     (the floor any trained model must clear)."""
-    truth = dataset.clean_labels if dataset.clean_labels is not None else dataset.labels
+    truth, _ = relevance_labels(dataset, truth)
     query = truth[dataset.query_mask]
     database = truth[dataset.retrieval_database_mask]
     shares = [
@@ -144,13 +193,20 @@ def training_metrics(
     seconds: float,
     processes: int = 1,
     input_path: str | Path | None = None,
+    holdout_fraction: float | None = None,
+    truth: np.ndarray | None = None,
+    truth_path: str | Path | None = None,
 ) -> dict[str, Any]:
-    """``metrics.json``: the retrieval scores, the random-ranking floor, what was trained on
-    what, and the provenance (settings, classes, seed, input fingerprint)."""
-    settings = default_settings(method, **({} if epochs is None else {"epochs": epochs}))
+    """``metrics.json``: the retrieval scores (with ``relevance_note`` when relevance came from
+    the noisy labels), the random-ranking floor, the epoch kept, what was trained on what, and
+    the provenance (settings, classes, seed, input fingerprint, truth file)."""
+    settings = default_settings(method, **training_overrides(epochs, holdout_fraction))
+    noisy = scores.relevance_from == "labels"
     return {
         **scores.as_dict(),
-        "map_random_ranking": random_ranking_map(dataset),
+        **({"relevance_note": NOISY_RELEVANCE_NOTE} if noisy else {}),
+        "map_random_ranking": random_ranking_map(dataset, truth),
+        "selected_epoch": hasher.selected_epoch_,
         "method": method,
         "bits": bits,
         "seed": seed,
@@ -166,6 +222,7 @@ def training_metrics(
             input_path=input_path,
             bits=bits,
             method=method,
+            truth_path=None if truth_path is None else str(truth_path),
         ),
     }
 

@@ -10,11 +10,17 @@ from auditor.dataset import AuditDataset, ColumnNames, DataError
 from auditor.io import labels_to_multi_hot, read_table, require_columns
 
 
-def read_truth(path: str | Path, dataset: AuditDataset, columns: ColumnNames) -> np.ndarray:
+def read_truth(
+    path: str | Path,
+    dataset: AuditDataset,
+    columns: ColumnNames,
+    rows: np.ndarray | None = None,
+) -> np.ndarray:
     """A Parquet file of ids and clean labels -> (N, C) multi-hot truth aligned with ``dataset``.
 
-    Rows outside the train split keep their given labels (only the audited rows need a truth);
-    a train id missing from the file is a DataError naming the file and the id column.
+    Rows outside the (N,) bool mask ``rows`` (default: the train split, the audited rows) keep
+    their given labels; an id of ``rows`` missing from the file is a DataError naming the file
+    and the id column. ``audit train --truth`` passes the query and database rows.
     """
     file = str(path)
     table = read_table(path)
@@ -24,7 +30,7 @@ def read_truth(path: str | Path, dataset: AuditDataset, columns: ColumnNames) ->
     )
     position = {value: index for index, value in enumerate(table.column(columns.id).to_pylist())}
     aligned = dataset.labels.copy()
-    for row in np.flatnonzero(dataset.train_mask):
+    for row in np.flatnonzero(dataset.train_mask if rows is None else rows):
         key = dataset.ids[row].item() if hasattr(dataset.ids[row], "item") else dataset.ids[row]
         if key not in position:
             raise DataError(

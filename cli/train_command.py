@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -53,6 +53,23 @@ def train(
         ),
     ] = None,
     device: DeviceOption = None,
+    truth: Annotated[
+        Path | None,
+        typer.Option(
+            "--truth",
+            help="Parquet file with id and clean_labels for the query, train and database rows: "
+            "relevance from these (training never sees them).",
+        ),
+    ] = None,
+    holdout: Annotated[
+        float | None,
+        typer.Option(
+            "--holdout",
+            help="Stopping rule: hold out this share (0-0.5) of the train rows and keep the "
+            "epoch whose codes retrieve them best by their given labels (0 = last epoch).",
+            show_default="the method's",
+        ),
+    ] = None,
     seed: SeedOption = 0,
     classes: ClassesOption = None,
     id_column: IdColumn = "id",
@@ -69,7 +86,14 @@ def train(
     (query rows against train + database rows; relevance from clean_labels when present)."""
     configure_logging(quiet)
     from auditor.io import check_output_folder, read_dataset
-    from auditor.train import fit_hasher, train_hasher, training_metrics, write_training
+    from auditor.train import (
+        NOISY_RELEVANCE_NOTE,
+        fit_hasher,
+        train_hasher,
+        training_metrics,
+        write_training,
+    )
+    from auditor.truth import read_truth
     from hashing.hasher import MAX_BITS, MIN_BITS
     from hashing.methods import METHODS
     from hashing.runtime.distributed import distributed_from_env
@@ -84,6 +108,8 @@ def train(
         )
     if epochs is not None and epochs < 1:
         raise typer.BadParameter(f"must be at least 1, got {epochs}", param_hint="--epochs")
+    if holdout is not None and not 0.0 <= holdout <= 0.5:
+        raise typer.BadParameter(f"must be in 0..0.5, got {holdout}", param_hint="--holdout")
     if out is None:
         out = data.with_name(f"{data.stem}.train-{method}-{bits}")
     check_output_folder(out, "train", data)
@@ -96,18 +122,28 @@ def train(
             id_column, labels_column, image_column, text_column, split_column, clean_column
         )
         dataset = read_dataset(data, columns=columns, classes=parse_classes(classes))
+        evaluated = dataset.query_mask | dataset.retrieval_database_mask
+        truth_labels = (
+            read_truth(truth, dataset, columns, rows=evaluated) if truth is not None else None
+        )
+        training: dict[str, Any] = {
+            "bits": bits,
+            "seed": seed,
+            "epochs": epochs,
+            "device": device,
+            "holdout_fraction": holdout,
+        }
         if not world.is_main:
-            fit_hasher(dataset, method, bits=bits, seed=seed, epochs=epochs, device=device)
+            fit_hasher(dataset, method, **training)
             return
         with epoch_progress(f"training {method} ({bits} bits)", quiet) as progress:
             hasher, scores, seconds = train_hasher(
                 dataset,
                 method,
-                bits=bits,
-                seed=seed,
-                epochs=epochs,
-                device=device,
+                **training,
                 progress=progress,
+                truth=truth_labels,
+                truth_source=f"truth:{truth}",
             )
         processes = world.world_size
     metrics = training_metrics(
@@ -121,6 +157,9 @@ def train(
         seconds=seconds,
         processes=processes,
         input_path=data,
+        holdout_fraction=holdout,
+        truth=truth_labels,
+        truth_path=truth,
     )
     write_training(out, hasher, metrics, data)
     if json_output:
@@ -134,3 +173,13 @@ def train(
         highlight=False,
         soft_wrap=True,
     )
+    if hasher.settings.holdout_fraction > 0:
+        result_console.print(
+            f"stopping rule: kept epoch {hasher.selected_epoch_} of {hasher.settings.epochs} "
+            f"(best retrieval of the held-out {hasher.settings.holdout_fraction:.0%} of the train "
+            "rows by their given labels)",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if "relevance_note" in metrics:
+        result_console.print(f"Note: {NOISY_RELEVANCE_NOTE}.", highlight=False, soft_wrap=True)

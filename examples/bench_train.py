@@ -1,104 +1,217 @@
-"""Retrieval benchmark of the hashers: mAP of plain, rshnl, scbch, nrch and the clean-label oracle.
+"""Retrieval benchmark of the hashers over datasets, noise rates, seeds and formulations.
 
-    python examples/bench_train.py --dataset wikipedia --protocol symmetric --rates 0.2 0.4 0.6 0.8
-    python examples/bench_train.py --dataset synthetic --protocol pairflip --rates 0.2 0.5 0.8
+Configurations: ``plain``; ``oracle`` (``plain`` on the clean labels); ``rshnl``; ``scbch`` and
+``nrch`` with this project's defaults; ``scbch-paper`` and ``nrch-paper`` with their reference
+code's formulation (``SCBCHSettings.paper()``, ``NRCHSettings.paper()``). mAP@all, query rows
+against train ∪ database rows, relevance from the CLEAN labels, 64 bits, pairflip noise
+(MIRFlickr: the papers' own noise files; Wikipedia, synthetic: ``audit``'s pairflip, seed 0).
+The training seed varies over ``--seeds``; the noise stays fixed.
 
-The oracle is `plain` trained on the clean labels. mAP@all, query rows against train ∪ database
-rows, relevance from the clean labels, 64 bits, each method's default epochs. Also prints the
-seconds per epoch of each method next to the floor set by its matrix-multiply FLOPs at this
-machine's measured float32 matmul rate.
+Datasets: ``mirflickr`` (MIRFlickr-25K's labels and tags with the stand-in image view of
+``examples/bench_scan.py``: NOT real image features), ``wikipedia`` (real 128-d SIFT / 10-d LDA
+views), ``synthetic`` (``audit synth``, ``--rows`` rows).
+
+Every run appends one JSON line to ``--out`` (resumable: runs already there are skipped), with
+the query mAP at the last epoch, every ``--eval-every`` epochs and, with ``--holdout F`` (the
+stopping rule, ``HashSettings.holdout_fraction``), at the epoch the held-out slice picked.
+
+    python examples/bench_train.py --datasets mirflickr --rates 0.5 0.8 --seeds 0 1 2 \\
+        --configs plain nrch nrch-paper --holdout 0.1 --out bench_train.jsonl
+    python examples/bench_train.py --table bench_train.jsonl     # mean ± sd over seeds
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
+import statistics
 import sys
 import time
+from collections import defaultdict
+from functools import cache
 from pathlib import Path
-
-import torch
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_scan import mirflickr  # noqa: E402
 
 from auditor.dataset import AuditDataset  # noqa: E402
 from auditor.importers import import_wikipedia  # noqa: E402
 from auditor.inject import with_noise  # noqa: E402
 from auditor.synth import SynthSettings, make_synthetic  # noqa: E402
-from auditor.train import train_hasher  # noqa: E402
+from auditor.train import evaluate_retrieval  # noqa: E402
+from hashing.base import HashSettings  # noqa: E402
+from hashing.hasher import CrossModalHasher  # noqa: E402
 from hashing.methods import default_settings  # noqa: E402
+from hashing.nrch import NRCHSettings  # noqa: E402
+from hashing.scbch import SCBCHSettings  # noqa: E402
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "wikipedia"
-METHODS = ("plain", "rshnl", "scbch", "nrch")
-
-
-def matmul_rate() -> float:
-    """Measured float32 matmul FLOP/s on this machine (1024×1024 products)."""
-    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
-    a @ b
-    started, repeats = time.perf_counter(), 20
-    for _ in range(repeats):
-        a @ b
-    return 2 * 1024**3 * repeats / (time.perf_counter() - started)
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+CONFIGS = ("plain", "oracle", "rshnl", "scbch", "scbch-paper", "nrch", "nrch-paper")
 
 
-def epoch_flops(method: str, n_rows: int, image_dim: int, text_dim: int, bits: int) -> float:
-    """Matrix-multiply FLOPs of one epoch of the towers: forward and backward (×3)."""
-    settings = default_settings(method)
-    h_i, h_t = settings.image_hidden, settings.text_hidden
-    image = image_dim * h_i + h_i * h_i + h_i * bits
-    text = text_dim * h_t + h_t * bits
-    return 3 * 2 * n_rows * (image + text)
+def parse_value(text: str) -> Any:
+    """A setting's value from the command line: JSON (numbers, true/false) or a bare string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
 
 
-def load(dataset: str, rows: int) -> AuditDataset:
-    if dataset == "wikipedia":
-        return import_wikipedia(SHARED)
-    return make_synthetic(SynthSettings(n_rows=rows)).to_dataset()
+def config_settings(config: str, overrides: dict[str, Any]) -> HashSettings:
+    """The settings a configuration stands for: ``NAME[+field=value...]``, e.g.
+    ``nrch+shared_pairs=constant`` or ``nrch-paper+epochs=60``, with ``overrides`` under it."""
+    name, *changes = config.split("+")
+    values = dict(overrides)
+    for change in changes:
+        field, _, text = change.partition("=")
+        values[field] = parse_value(text)
+    if name == "nrch-paper":
+        return NRCHSettings.paper(**values)
+    if name == "scbch-paper":
+        return SCBCHSettings.paper(**values)
+    return default_settings("plain" if name == "oracle" else name, **values)
+
+
+@cache
+def load(dataset: str, rate: float, rows: int, data: Path) -> AuditDataset:
+    """The dataset with pairflip noise at ``rate`` on its train rows (clean labels kept)."""
+    if dataset == "mirflickr":
+        return mirflickr(rate, data / "mirflickr25k")
+    clean = (
+        import_wikipedia(data / "wikipedia")
+        if dataset == "wikipedia"
+        else make_synthetic(SynthSettings(n_rows=rows)).to_dataset()
+    )
+    return with_noise(clean, "pairflip", rate, 0)[0]
+
+
+def run(
+    dataset: AuditDataset, config: str, seed: int, bits: int, overrides: dict[str, Any], every: int
+) -> dict[str, Any]:
+    """Train one configuration; return its query mAPs at the checkpoints and the selected epoch."""
+    if config.startswith("oracle"):
+        dataset = dataclasses.replace(dataset, labels=dataset.clean_labels)
+    hasher = CrossModalHasher(config_settings(config, overrides), bits=bits, seed=seed)
+    curve: dict[int, list[float]] = {}
+
+    def evaluate(epoch: int, n_epochs: int, logs: dict[str, float]) -> None:
+        if epoch == n_epochs or epoch % every == 0:
+            scores = evaluate_retrieval(hasher, dataset)
+            curve[epoch] = [scores.map_i2t, scores.map_t2i]
+
+    train = dataset.train_mask
+    assert dataset.image is not None and dataset.text is not None
+    started = time.perf_counter()
+    hasher.fit(dataset.image[train], dataset.text[train], dataset.labels[train], evaluate)
+    seconds = time.perf_counter() - started
+    final = evaluate_retrieval(hasher, dataset)
+    return {
+        "epochs": hasher.settings.epochs,
+        "selected_epoch": hasher.selected_epoch_,
+        "selected": [final.map_i2t, final.map_t2i],
+        "last": curve[hasher.settings.epochs],
+        "curve": curve,
+        "seconds": seconds,
+    }
+
+
+def key_of(record: dict[str, Any]) -> tuple[Any, ...]:
+    return (record["dataset"], record["rate"], record["config"], record["seed"], record["tag"])
+
+
+def print_table(path: Path) -> None:
+    """Mean ± sd over seeds of every (dataset, rate, config, tag) in a results file."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
+    seen = set()
+    for line in path.read_text().splitlines():
+        record = json.loads(line)
+        if key_of(record) in seen:  # a run repeated by a parallel process counts once
+            continue
+        seen.add(key_of(record))
+        groups[key_of(record)[:3] + (record["tag"],)].append(record)
+
+    def cell(records: list[dict[str, Any]], field: str, direction: int) -> str:
+        values = [record[field][direction] for record in records]
+        sd = statistics.stdev(values) if len(values) > 1 else float("nan")
+        return f"{statistics.mean(values):.4f} ± {sd:.4f}"
+
+    print(
+        "| dataset | noise | config | tag | seeds | epochs (selected) | last epoch I→T | T→I "
+        "| selected epoch I→T | T→I |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for key in sorted(groups, key=lambda k: (k[0], k[1], k[2], k[3])):
+        records = groups[key]
+        selected = ",".join(str(record["selected_epoch"]) for record in records)
+        print(
+            f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | {len(records)} | "
+            f"{records[0]['epochs']} ({selected}) | {cell(records, 'last', 0)} | "
+            f"{cell(records, 'last', 1)} | {cell(records, 'selected', 0)} | "
+            f"{cell(records, 'selected', 1)} |"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", choices=("synthetic", "wikipedia"), default="synthetic")
-    parser.add_argument("--protocol", default="pairflip")
-    parser.add_argument("--rates", type=float, nargs="+", default=[0.2, 0.5, 0.8])
-    parser.add_argument("--rows", type=int, default=10_000)
-    parser.add_argument("--bits", type=int, default=64)
     parser.add_argument(
-        "--methods", nargs="+", default=[*METHODS, "oracle"], choices=[*METHODS, "oracle"]
+        "--datasets",
+        nargs="+",
+        default=["mirflickr"],
+        choices=("mirflickr", "wikipedia", "synthetic"),
     )
+    parser.add_argument("--rates", type=float, nargs="+", default=[0.5, 0.8])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument(
+        "--configs",
+        nargs="+",
+        default=list(CONFIGS),
+        help=f"{' '.join(CONFIGS)}, or NAME+field=value",
+    )
+    parser.add_argument("--rows", type=int, default=10_000, help="synthetic rows")
+    parser.add_argument("--data", type=Path, default=DATA, help="folder of the shared data")
+    parser.add_argument("--bits", type=int, default=64)
+    parser.add_argument("--epochs", type=int, help="override every configuration's epochs")
+    parser.add_argument("--holdout", type=float, default=0.0, help="holdout_fraction (0: off)")
+    parser.add_argument("--eval-every", type=int, default=10)
+    parser.add_argument("--tag", default="", help="free label stored with every run")
+    parser.add_argument("--out", type=Path, default=Path("bench_train.jsonl"))
+    parser.add_argument("--table", type=Path, help="print the table of a results file and exit")
     args = parser.parse_args()
-    clean = load(args.dataset, args.rows)
-    rate_flops = matmul_rate()
-    print(f"matmul rate {rate_flops / 1e9:.1f} GFLOP/s", flush=True)
-    for noise_rate in args.rates:
-        noisy, result = with_noise(clean, args.protocol, noise_rate, 0)
-        row = [
-            f"{args.dataset} {args.protocol} {noise_rate} (realised {result.realised_row_rate:.2f})"
-        ]
-        runs = [(method, noisy) for method in METHODS if method in args.methods]
-        if "oracle" in args.methods:
-            runs.append(("oracle", dataclasses.replace(noisy, labels=clean.labels)))
-        for name, data in runs:
-            method = "plain" if name == "oracle" else name
-            hasher, scores, seconds = train_hasher(data, method, bits=args.bits)
-            epochs = hasher.settings.epochs
-            floor = (
-                epoch_flops(
-                    method,
-                    int(data.train_mask.sum()),
-                    hasher.image_dim_,
-                    hasher.text_dim_,
-                    args.bits,
-                )
-                / rate_flops
-            )
-            row.append(
-                f"{name} i2t {scores.map_i2t:.3f} t2i {scores.map_t2i:.3f} "
-                f"({seconds / epochs:.2f} s/epoch, floor {floor:.3f})"
-            )
-            print("  " + row[-1], flush=True)
-        print(" | ".join(row), flush=True)
+    if args.table:
+        print_table(args.table)
+        return
+    overrides: dict[str, Any] = {"holdout_fraction": args.holdout}
+    if args.epochs:
+        overrides["epochs"] = args.epochs
+    tag = args.tag or f"holdout={args.holdout}" + (f",epochs={args.epochs}" if args.epochs else "")
+    done = set()
+    if args.out.exists():
+        done = {key_of(json.loads(line)) for line in args.out.read_text().splitlines()}
+    for seed in args.seeds:
+        for dataset_name in args.datasets:
+            for rate in args.rates:
+                for config in args.configs:
+                    key = (dataset_name, rate, config, seed, tag)
+                    if key in done:
+                        continue
+                    data = load(dataset_name, rate, args.rows, args.data)
+                    result = run(data, config, seed, args.bits, overrides, args.eval_every)
+                    fields = ("dataset", "rate", "config", "seed", "tag")
+                    record = dict(zip(fields, key, strict=True))
+                    record.update(result)
+                    with args.out.open("a") as handle:
+                        handle.write(json.dumps(record) + "\n")
+                    print(
+                        f"{dataset_name} {rate} {config} seed {seed}: last "
+                        f"{result['last'][0]:.4f}/{result['last'][1]:.4f} selected "
+                        f"{result['selected'][0]:.4f}/{result['selected'][1]:.4f} (epoch "
+                        f"{result['selected_epoch']}/{result['epochs']}) {result['seconds']:.0f} s",
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

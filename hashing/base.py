@@ -50,6 +50,15 @@ class HashSettings:
         deviation (stored with the model and applied when encoding new rows). Features such as
         normalised histograms (Wikipedia's SIFT words, mean 0.008) otherwise leave the towers
         nearly constant at initialisation and training stalls.
+    holdout_fraction : the stopping rule. 0 (default): train on every row and keep the last
+        epoch. f in (0, 0.5]: a seeded slice of that share of the training rows is left out of
+        the mini-batches; after every epoch the codes of those rows are scored by cross-modal
+        retrieval mAP among themselves with relevance from their NOISY labels, and the weights
+        of the best epoch are kept (``hashing.hasher.best_epoch``). It needs no truth: it sees
+        only the training rows and their given labels. The held-out rows still get per-sample
+        signals (every row's codes go through the per-epoch signal pass), so they are not fully
+        unseen: SCBCH's neighbour vote counts their labels when it weighs the trained rows.
+        Off by default: measured on too few runs to choose (see examples/bench_train.py).
     """
 
     epochs: int = 30
@@ -62,6 +71,7 @@ class HashSettings:
     signal_average_epochs: int = 5
     eval_batch_size: int = 4096
     standardize_inputs: bool = True
+    holdout_fraction: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict of every field."""
@@ -90,6 +100,8 @@ class HashSettings:
             raise ValueError("hidden sizes and eval_batch_size must be >= 1")
         if self.signal_average_epochs < 1:
             raise ValueError("signal_average_epochs must be >= 1")
+        if not 0.0 <= self.holdout_fraction <= 0.5:
+            raise ValueError(f"holdout_fraction must be in [0, 0.5], got {self.holdout_fraction}")
 
 
 Direction = Literal["low_is_suspect", "high_is_suspect"]

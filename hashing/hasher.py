@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
+import copy
 import logging
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 from hashing.base import EpochRecord, HashMethod, HashSettings
 from hashing.devices import resolve_device
 from hashing.methods import default_settings, method_class, method_of_settings
-from hashing.retrieval import sign_codes
+from hashing.retrieval import mean_average_precision, sign_codes
 from hashing.runtime.distributed import WorldInfo, gather_rows, shard_bounds, shard_sizes, world
 
 logger = logging.getLogger(__name__)
@@ -46,6 +48,57 @@ def shuffled_batches(
     if len(batches) > 1 and batches[-1].numel() < 2:
         batches[-2] = torch.cat([batches[-2], batches.pop()])
     return batches
+
+
+def holdout_split(
+    n_rows: int, fraction: float, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split ``range(n_rows)`` into (train_rows, holdout_rows), both sorted int64 tensors.
+
+    ``round(fraction * n_rows)`` rows, drawn with ``generator``, are held out, at least 2 when
+    ``fraction > 0`` (retrieval among them needs two) and never so many that fewer than 2 rows
+    are left to train on. ``fraction == 0`` holds out nothing and draws nothing.
+    """
+    if fraction <= 0.0:
+        return torch.arange(n_rows), torch.arange(0)
+    n_holdout = min(max(2, int(round(fraction * n_rows))), n_rows - 2)
+    if n_holdout < 2:
+        raise ValueError(f"{n_rows} rows are too few to hold out a selection slice")
+    order = torch.randperm(n_rows, generator=generator)
+    return order[n_holdout:].sort().values, order[:n_holdout].sort().values
+
+
+def holdout_retrieval_map(
+    model: HashMethod,
+    image: torch.Tensor,
+    text: torch.Tensor,
+    labels: torch.Tensor,
+    batch_rows: int,
+) -> tuple[float, float]:
+    """(image->text, text->image) mAP@all among the held-out rows, relevance from ``labels``.
+
+    ``image``, ``text`` (H, D) features and ``labels`` (H, C) given (noisy) labels of the
+    held-out rows only: every held-out row queries the other view's codes of all held-out rows.
+    """
+    h_image, h_text = encode_continuous(model, image, text, batch_rows)
+    image_codes = sign_codes(h_image.cpu().numpy())
+    text_codes = sign_codes(h_text.cpu().numpy())
+    given = labels.cpu().numpy()
+    return (
+        float(mean_average_precision(image_codes, text_codes, given, given)),
+        float(mean_average_precision(text_codes, image_codes, given, given)),
+    )
+
+
+def best_epoch(scores: list[float]) -> int:
+    """1-based epoch of the highest finite score (the earliest on ties); ValueError if none."""
+    best, best_score = 0, -math.inf
+    for epoch, score in enumerate(scores, start=1):
+        if math.isfinite(score) and score > best_score:
+            best, best_score = epoch, score
+    if best == 0:
+        raise ValueError("no finite selection score to pick an epoch from")
+    return best
 
 
 @torch.no_grad()
@@ -147,6 +200,9 @@ def train_method(
     One dict per epoch: ``epoch`` (1-based), ``loss`` and the method's loss terms (means over
     rows), ``train_seconds``, ``signal_seconds``, the method's scalar logs, and ``signals``
     (name -> (N,) float32 array of that epoch; empty for methods without signals).
+    With ``settings.holdout_fraction > 0`` (the stopping rule) also ``holdout_map_i2t`` and
+    ``holdout_map_t2i``; the best epoch's record gets ``selected: True`` and the model ends with
+    that epoch's weights (the signals in the history stay those of each epoch).
 
     In a distributed run (an initialised ``torch.distributed`` process group of W > 1 ranks,
     e.g. under ``torchrun``) every rank calls this with the same tensors, the same seed and the
@@ -163,16 +219,19 @@ def train_method(
         optimizer = torch.optim.Adam(groups, lr=settings.lr, weight_decay=settings.weight_decay)
     else:
         optimizer = torch.optim.RMSprop(groups, lr=settings.lr, weight_decay=settings.weight_decay)
+    train_rows, holdout = holdout_split(labels.shape[0], settings.holdout_fraction, generator)
     model.fit_input_scaling(image, text)
     model.start_training(labels)
     towers = _wrap_data_parallel(model, info)
     history: list[EpochRecord] = []
+    best_state: dict[str, torch.Tensor] | None = None
+    selection_scores: list[float] = []
     for epoch in range(settings.epochs):
         started = time.perf_counter()
         model.train()
         totals: dict[str, float] = {}
-        for rows_cpu in shuffled_batches(labels.shape[0], settings.batch_size, generator):
-            rows = rows_cpu.to(labels.device)
+        for batch in shuffled_batches(train_rows.numel(), settings.batch_size, generator):
+            rows = train_rows[batch].to(labels.device)
             h_image, h_text = _global_batch_codes(towers, image, text, rows, info)
             loss, terms = model.batch_loss(rows, h_image, h_text, labels[rows], epoch)
             optimizer.zero_grad(set_to_none=True)
@@ -182,7 +241,7 @@ def train_method(
             for key, value in {"loss": loss, **terms}.items():
                 totals[key] = totals.get(key, 0.0) + weight * float(value.detach())
         record: EpochRecord = {"epoch": epoch + 1}
-        record.update({key: value / labels.shape[0] for key, value in totals.items()})
+        record.update({key: value / train_rows.numel() for key, value in totals.items()})
         record["train_seconds"] = time.perf_counter() - started
         started = time.perf_counter()
         signals: dict[str, np.ndarray] = {}
@@ -193,12 +252,25 @@ def train_method(
                 signals, logs = model.epoch_signals(epoch, h_image_all, h_text_all, labels)
             record.update(logs)
         record["signal_seconds"] = time.perf_counter() - started
+        if holdout.numel():
+            held = holdout.to(labels.device)
+            i2t, t2i = holdout_retrieval_map(
+                model, image[held], text[held], labels[held], settings.eval_batch_size
+            )
+            record.update(holdout_map_i2t=i2t, holdout_map_t2i=t2i)
+            selection_scores.append((i2t + t2i) / 2.0)
+            if best_epoch(selection_scores) == epoch + 1:
+                best_state = copy.deepcopy(model.state_dict())
         scalars = {key: value for key, value in record.items() if key != "epoch"}
         record["signals"] = signals
         history.append(record)
         logger.debug("epoch %d/%d %s", epoch + 1, settings.epochs, scalars)
         if progress is not None:
             progress(epoch + 1, settings.epochs, scalars)
+    if best_state is not None:
+        # the stopping rule: the weights of the epoch the held-out slice scored best
+        model.load_state_dict(best_state)
+        history[best_epoch(selection_scores) - 1]["selected"] = True
     return history
 
 
@@ -251,6 +323,8 @@ class CrossModalHasher:
     evidence_high_means_present_ : True when a high evidence value means "label present"
         (SCBCH, RSHNL), False when low means present (NRCH residuals), None without evidence.
     history_ : per-epoch dicts (see ``train_method``).
+    selected_epoch_ : the epoch whose weights the model holds (the last one unless
+        ``settings.holdout_fraction`` > 0 picked an earlier one).
     n_classes_, image_dim_, text_dim_ : shapes seen in ``fit``. fit_seconds_ : wall time.
     """
 
@@ -316,6 +390,10 @@ class CrossModalHasher:
         text_t = torch.from_numpy(text_array).to(self.device)
         labels_t = torch.from_numpy(label_array).to(self.device)
         self.history_ = train_method(self.model_, image_t, text_t, labels_t, generator, progress)
+        self.selected_epoch_ = next(
+            (record["epoch"] for record in self.history_ if record.get("selected")),
+            len(self.history_),
+        )
         self.signals_ = self.model_.final_signals(self.history_)
         h_image, h_text = encode_rows(self.model_, image_t, text_t, self.settings.eval_batch_size)
         with torch.no_grad():

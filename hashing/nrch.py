@@ -8,7 +8,7 @@ LOW means the label is likely present (``evidence_high_means_present = False``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -16,10 +16,13 @@ from torch import nn
 
 from hashing.base import HashMethod, HashSettings, OptimizerName, Signal, zero_loss
 from hashing.losses import (
+    SecondDirection,
     SharedPairs,
+    ViewReduction,
     prototype_loss,
     quantization_l2,
     robust_contrastive_loss,
+    two_view_term,
 )
 from hashing.signals import (
     ThresholdSchedule,
@@ -28,6 +31,9 @@ from hashing.signals import (
     max_given_label_residual,
     prototype_residuals,
 )
+
+RejectedRows = Literal["contrastive", "all"]
+MixtureVariance = Literal["tied", "untied"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,22 @@ class NRCHSettings(HashSettings):
     prototype_lr : step size of the class prototypes (the towers use ``lr``). The prototype loss
         is a small least-squares fit on detached codes; at the towers' step it would trail the
         codes by many epochs and DNS would rank samples against stale prototypes.
+
+    Formulation switches (``NRCHSettings.paper()`` sets all of them to the reference code's
+    choice, with its optimiser, step sizes, epochs and raw inputs):
+    positive_in_logsumexp : the anchor's own pair inside the log-sum-exp (reference: True, a
+        softmax cross-entropy); see ``hashing.losses.robust_contrastive_direction``.
+    second_direction : ``"transpose"`` or ``"row_twice"`` (reference: its second term reuses the
+        row-anchored matrix); see ``hashing.losses.robust_contrastive_loss``.
+    tanh_codes_in_loss : tanh on the unit-norm codes inside the contrastive loss (reference).
+    quantization_views : ``"mean"`` of the two views' quantisation terms or their ``"sum"``
+        (reference; doubles the term).
+    rejected_rows : rows DNS rejects leave only the ``"contrastive"`` term, or ``"all"`` terms
+        (reference: they leave the batch, so neither quantisation nor prototypes see them).
+    mixture_variance, mixture_max_iter, mixture_tol : the DNS Gaussian mixture; tied variances
+        with EM run to convergence here, untied / 10 iterations / tolerance 0.5 in the reference
+        (which also starts from k-means; this one starts deterministically from the sorted
+        halves). See ``hashing.signals.clean_posterior`` for why tied.
     """
 
     epochs: int = 60
@@ -72,6 +94,42 @@ class NRCHSettings(HashSettings):
     ramp_epochs: int = 10
     shared_pairs: SharedPairs = "excluded"
     prototype_lr: float = 1e-2
+    positive_in_logsumexp: bool = False
+    second_direction: SecondDirection = "transpose"
+    tanh_codes_in_loss: bool = False
+    quantization_views: ViewReduction = "mean"
+    rejected_rows: RejectedRows = "contrastive"
+    mixture_variance: MixtureVariance = "tied"
+    mixture_max_iter: int = 100
+    mixture_tol: float = 1e-6
+
+    @classmethod
+    def paper(cls, **overrides: Any) -> NRCHSettings:
+        """The reference code's formulation (LonganWANG-cs/NRCH, read, not copied): RMSprop at
+        1e-5 for towers and prototypes, 100 epochs, every row kept for 19 epochs then a constant
+        threshold 0.3, shared-label pairs as constant terms, the positive inside the log-sum-exp,
+        the row term counted twice, tanh on the codes, summed quantisation, rejected rows out
+        of every term, an untied 10-iteration mixture, raw (not z-scored) inputs."""
+        values: dict[str, Any] = {
+            "optimizer": "rmsprop",
+            "lr": 1e-5,
+            "prototype_lr": 1e-5,
+            "epochs": 100,
+            "warmup_epochs": 19,
+            "threshold_schedule": "constant",
+            "shared_pairs": "constant",
+            "positive_in_logsumexp": True,
+            "second_direction": "row_twice",
+            "tanh_codes_in_loss": True,
+            "quantization_views": "sum",
+            "rejected_rows": "all",
+            "mixture_variance": "untied",
+            "mixture_max_iter": 10,
+            "mixture_tol": 0.5,
+            "standardize_inputs": False,
+        }
+        values.update(overrides)
+        return cls(**values)
 
 
 class NRCHHasher(HashMethod):
@@ -121,7 +179,8 @@ class NRCHHasher(HashMethod):
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         s = self.settings
         keep = self.keep[rows] if self.keep is not None else torch.ones_like(rows, dtype=torch.bool)
-        if int(keep.sum()) >= 2:
+        n_kept = int(keep.sum())
+        if n_kept >= 2:
             contrastive = robust_contrastive_loss(
                 h_image[keep],
                 h_text[keep],
@@ -130,10 +189,22 @@ class NRCHHasher(HashMethod):
                 s.shift,
                 s.temperature,
                 s.shared_pairs,
+                s.positive_in_logsumexp,
+                s.second_direction,
+                s.tanh_codes_in_loss,
             )
         else:
             contrastive = zero_loss(h_image)
-        quantization = (quantization_l2(h_image) + quantization_l2(h_text)) / 2.0
+        if s.rejected_rows == "all":
+            # the reference drops rejected rows from the batch; a zero keeps every parameter in
+            # the graph when none is left (data-parallel training needs every gradient)
+            if n_kept == 0:
+                empty = zero_loss(h_image) + zero_loss(h_text) + zero_loss(self.prototypes)
+                return empty, {"contrastive": empty, "quantization": empty, "prototype": empty}
+            h_image, h_text, labels = h_image[keep], h_text[keep], labels[keep]
+        quantization = two_view_term(
+            quantization_l2(h_image), quantization_l2(h_text), s.quantization_views
+        )
         prototype = prototype_loss(h_image, h_text, self.prototypes, labels)
         loss = (
             s.contrastive_weight * contrastive
@@ -152,7 +223,12 @@ class NRCHHasher(HashMethod):
         s = self.settings
         residuals = prototype_residuals(h_image, h_text, self.prototypes.detach())
         sample_loss = max_given_label_residual(residuals, labels)
-        posterior = clean_posterior(sample_loss.cpu().numpy())
+        posterior = clean_posterior(
+            sample_loss.cpu().numpy(),
+            tied_variance=s.mixture_variance == "tied",
+            max_iter=s.mixture_max_iter,
+            tol=s.mixture_tol,
+        )
         # the threshold of the NEXT epoch decides which samples it trains on
         threshold = dns_threshold(
             epoch + 1, s.warmup_epochs, s.threshold, s.ramp_epochs, s.threshold_schedule

@@ -9,14 +9,21 @@ present (``evidence_high_means_present = True``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from hashing.base import HashMethod, HashSettings, Signal
-from hashing.losses import bidirectional_soft_contrastive_loss, quantization_sign, weighted_bce
+from hashing.losses import (
+    PositiveAverage,
+    ViewReduction,
+    bidirectional_soft_contrastive_loss,
+    quantization_sign,
+    two_view_term,
+    weighted_bce,
+)
 from hashing.neighbours import DEFAULT_NPROBE, INDEX_MIN_ROWS
 from hashing.networks import init_linear_
 from hashing.signals import cscc_reliability
@@ -44,6 +51,18 @@ class SCBCHSettings(HashSettings):
         inverted-file index (``hashing.neighbours``) instead of the exact O(N^2 K) search
         (default ``INDEX_MIN_ROWS``, 20,000); None = always exact.
     knn_nprobe : inverted lists probed per query by that index.
+
+    Formulation switches (``SCBCHSettings.paper()`` sets all of them to the reference code's
+    choice, with its step size, epochs and raw inputs):
+    positive_average : ``"overlapping"`` or ``"all_pairs"`` (reference); see
+        ``hashing.losses.soft_positive_term``.
+    quantization_views : ``"mean"`` of the two views' quantisation terms or their ``"sum"``
+        (reference).
+    orthogonal_heads : orthogonal initial weights of the classifier heads (reference) instead
+        of the towers' initialisation.
+    clip_negative_neighbours : clip negative neighbour similarities to 0 in the soft labels
+        (this project) or keep them as negative weights (reference); see
+        ``hashing.signals.neighbour_soft_labels``.
     """
 
     epochs: int = 30
@@ -61,6 +80,27 @@ class SCBCHSettings(HashSettings):
     knn_block_rows: int | None = None
     knn_index_min_rows: int | None = INDEX_MIN_ROWS
     knn_nprobe: int = DEFAULT_NPROBE
+    positive_average: PositiveAverage = "overlapping"
+    quantization_views: ViewReduction = "mean"
+    orthogonal_heads: bool = False
+    clip_negative_neighbours: bool = True
+
+    @classmethod
+    def paper(cls, **overrides: Any) -> SCBCHSettings:
+        """The reference code's formulation (Plke/SCBCH, read, not copied): Adam at 1e-4 for 50
+        epochs, the positive term averaged over all B^2 entries, summed quantisation,
+        orthogonally initialised heads, unclipped neighbour similarities, raw inputs."""
+        values: dict[str, Any] = {
+            "lr": 1e-4,
+            "epochs": 50,
+            "positive_average": "all_pairs",
+            "quantization_views": "sum",
+            "orthogonal_heads": True,
+            "clip_negative_neighbours": False,
+            "standardize_inputs": False,
+        }
+        values.update(overrides)
+        return cls(**values)
 
 
 class SCBCHHasher(HashMethod):
@@ -90,8 +130,11 @@ class SCBCHHasher(HashMethod):
         super().__init__(settings, image_dim, text_dim, n_classes, bits, generator)
         self.image_head = nn.Linear(bits, n_classes, bias=False)
         self.text_head = nn.Linear(bits, n_classes, bias=False)
-        init_linear_(self.image_head, generator)
-        init_linear_(self.text_head, generator)
+        for head in (self.image_head, self.text_head):
+            if self.settings.orthogonal_heads:
+                nn.init.orthogonal_(head.weight, generator=generator)
+            else:
+                init_linear_(head, generator)
         self.reliability: torch.Tensor | None = None  # (N,) weights of L_CSCC this epoch
         # The last search's inputs and result: the evidence after training reuses the last
         # epoch's search when codes and labels are the same (they are: both passes encode in
@@ -123,6 +166,7 @@ class SCBCHHasher(HashMethod):
             block_rows=s.knn_block_rows,
             index_min_rows=s.knn_index_min_rows,
             nprobe=s.knn_nprobe,
+            clip_negative=s.clip_negative_neighbours,
         )
         self._last_search = (h_image, h_text, labels, reliability, soft_labels)
         return reliability, soft_labels
@@ -137,9 +181,11 @@ class SCBCHHasher(HashMethod):
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         s = self.settings
         contrastive = bidirectional_soft_contrastive_loss(
-            h_image, h_text, labels, s.margin, s.shift, s.temperature
+            h_image, h_text, labels, s.margin, s.shift, s.temperature, s.positive_average
         )
-        quantization = (quantization_sign(h_image) + quantization_sign(h_text)) / 2.0
+        quantization = two_view_term(
+            quantization_sign(h_image), quantization_sign(h_text), s.quantization_views
+        )
         weights = torch.ones_like(labels[:, 0])
         if epoch >= s.reliability_start_epoch and self.reliability is not None:
             weights = self.reliability[rows]

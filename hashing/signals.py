@@ -124,8 +124,12 @@ def clean_posterior(
     tied_variance: bool = True,
     max_iter: int = 100,
     variance_floor: float = 5e-4,
+    tol: float = 1e-6,
 ) -> np.ndarray:
     """NRCH's DNS clean posterior from per-sample losses (N,): high = likely clean.
+
+    ``tied_variance``, ``max_iter``, ``tol``: see ``fit_gaussian_mixture_1d`` (the reference code
+    fits untied variances for at most 10 iterations with tolerance 0.5).
 
     Min-max normalises the losses, fits a two-component Gaussian mixture and returns each sample's
     posterior of the component with the LOWER mean (small loss = the labels fit the codes). A
@@ -143,7 +147,11 @@ def clean_posterior(
         return np.full(losses.shape, 0.5)
     normalized = min_max_normalize(losses)
     mixture = fit_gaussian_mixture_1d(
-        normalized, tied_variance=tied_variance, max_iter=max_iter, variance_floor=variance_floor
+        normalized,
+        tied_variance=tied_variance,
+        max_iter=max_iter,
+        tol=tol,
+        variance_floor=variance_floor,
     )
     clean_component = int(np.argmin(mixture.means))
     return mixture.posteriors(normalized)[:, clean_component]
@@ -233,15 +241,20 @@ def two_view_knn(
 
 
 def neighbour_soft_labels(
-    indices: torch.Tensor, similarities: torch.Tensor, labels: torch.Tensor
+    indices: torch.Tensor,
+    similarities: torch.Tensor,
+    labels: torch.Tensor,
+    clip_negative: bool = True,
 ) -> torch.Tensor:
     """(N, C) q_i = sum_j a_ij y_j with a_ij = s_ij / sum_j s_ij over row i's neighbours.
 
-    Negative similarities are clipped to 0 (a dissimilar row is no evidence); a row whose
-    neighbours all have s <= 0 falls back to uniform weights. q_ic in [0, 1]: high = the
-    neighbours carry label c, i.e. evidence that label c is present.
+    With ``clip_negative`` (default) negative similarities are clipped to 0 (a dissimilar row is
+    no evidence) and a row whose neighbours all have s <= 0 falls back to uniform weights, so
+    q_ic lies in [0, 1]. Without it (the reference code) a negative s_ij enters as a negative
+    weight and a row whose similarities sum to <= 0 falls back to uniform weights.
+    High q_ic = the neighbours carry label c, i.e. evidence that label c is present.
     """
-    weights = similarities.clamp_min(0.0)
+    weights = similarities.clamp_min(0.0) if clip_negative else similarities
     totals = weights.sum(dim=1, keepdim=True)
     uniform = torch.full_like(weights, 1.0 / weights.shape[1])
     weights = torch.where(totals > 0, weights / totals.clamp_min(1e-12), uniform)
@@ -274,9 +287,11 @@ def cscc_reliability(
     *,
     index_min_rows: int | None = INDEX_MIN_ROWS,
     nprobe: int = DEFAULT_NPROBE,
+    clip_negative: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """SCBCH's reliability r (N,) and neighbour soft labels q (N, C) from both views' codes
-    (neighbours by :func:`two_view_knn`, exact below ``index_min_rows`` rows)."""
+    (neighbours by :func:`two_view_knn`, exact below ``index_min_rows`` rows; ``clip_negative``:
+    see :func:`neighbour_soft_labels`)."""
     indices, similarities = two_view_knn(
         codes_image,
         codes_text,
@@ -285,5 +300,5 @@ def cscc_reliability(
         index_min_rows=index_min_rows,
         nprobe=nprobe,
     )
-    soft = neighbour_soft_labels(indices, similarities, labels)
+    soft = neighbour_soft_labels(indices, similarities, labels, clip_negative)
     return label_reliability(labels, soft, floor), soft

@@ -115,3 +115,49 @@ def test_one_class_exits_2(noisy_file: Path, tmp_path: Path) -> None:
     path = _rewrite(noisy_file, tmp_path / "one.parquet", one_class)
     result = runner.invoke(app, ["train", str(path), "-o", str(tmp_path / "o")])
     assert result.exit_code == 2 and "only 1 class" in result.stderr
+
+
+def _train(data: Path, out: Path, *extra: str) -> dict:  # type: ignore[type-arg]
+    args = ["train", str(data), "--method", "plain", "--bits", "16", "--epochs", "2", "-o"]
+    result = runner.invoke(app, [*args, str(out), *extra, "-q"])
+    assert result.exit_code == 0, result.output
+    assert "Model and metrics" in result.stdout
+    return {"stdout": result.stdout, **json.loads((out / "metrics.json").read_text())}
+
+
+def test_relevance_from_noisy_labels_is_said_and_truth_file_restores_clean_relevance(
+    noisy_file: Path, tmp_path: Path
+) -> None:
+    unlabelled = _rewrite(noisy_file, tmp_path / "no_clean.parquet",
+                          lambda table: table.drop(["clean_labels"]))  # fmt: skip
+    noisy = _train(unlabelled, tmp_path / "noisy")
+    assert noisy["relevance_from"] == "labels"
+    assert (
+        "noisy" in noisy["relevance_note"] and "Note: relevance from the given" in noisy["stdout"]
+    )
+    truth = _train(unlabelled, tmp_path / "truth", "--truth", str(noisy_file))
+    clean = _train(noisy_file, tmp_path / "clean")
+    assert truth["relevance_from"] == f"truth:{noisy_file}" and "relevance_note" not in truth
+    assert clean["relevance_from"] == "clean_labels"
+    # same seed, same training (the truth never reaches it): the scores of the clean column
+    assert (truth["map_i2t"], truth["map_t2i"]) == (clean["map_i2t"], clean["map_t2i"])
+    assert truth["map_random_ranking"] == clean["map_random_ranking"]
+    assert truth["map_i2t"] != noisy["map_i2t"]
+
+
+def test_truth_file_missing_an_evaluated_id_exits_2(noisy_file: Path, tmp_path: Path) -> None:
+    partial = _rewrite(noisy_file, tmp_path / "partial.parquet", lambda table: table.slice(0, 50))
+    out = tmp_path / "o"
+    result = runner.invoke(app, ["train", str(noisy_file), "--truth", str(partial), "-o", str(out)])
+    assert result.exit_code == 2 and "no clean labels for id" in result.stderr
+    assert not out.exists()
+
+
+def test_holdout_stopping_rule_reports_the_kept_epoch(noisy_file: Path, tmp_path: Path) -> None:
+    metrics = _train(noisy_file, tmp_path / "held", "--holdout", "0.1")
+    assert 1 <= metrics["selected_epoch"] <= 2
+    assert metrics["provenance"]["settings"]["holdout_fraction"] == 0.1
+    assert f"kept epoch {metrics['selected_epoch']} of 2" in metrics["stdout"]
+    out = tmp_path / "bad"
+    result = runner.invoke(app, ["train", str(noisy_file), "--holdout", "0.7", "-o", str(out)])
+    assert result.exit_code == 2 and "0..0.5" in result.stderr
