@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import typer
@@ -20,7 +20,7 @@ from auditor.io import (
     refuse_overwriting_input,
     write_table_atomic,
 )
-from auditor.noise import PROTOCOLS
+from auditor.noise import DEFAULT_MISSING_SHARE, PROTOCOLS
 from auditor.synth import SynthSettings, make_synthetic
 from cli.bench_command import bench
 from cli.clean_command import clean
@@ -164,6 +164,13 @@ def inject(
             "--rate", help="Share of train rows to corrupt (classflip: per-class flip rate)."
         ),
     ] = 0.5,
+    missing_share: Annotated[
+        float,
+        typer.Option(
+            "--missing-share",
+            help="mixed only: share of the noisy rows missing labels (the rest get spurious ones).",
+        ),
+    ] = DEFAULT_MISSING_SHARE,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -204,11 +211,19 @@ def inject(
     )
     try:
         noisy_table, result = inject_into_table(
-            table, dataset, protocol=protocol, rate=rate, seed=seed, columns=columns
+            table,
+            dataset,
+            protocol=protocol,
+            rate=rate,
+            seed=seed,
+            columns=columns,
+            missing_share=missing_share,
         )
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
-    settings = {"protocol": protocol, "rate": rate}
+    settings: dict[str, Any] = {"protocol": protocol, "rate": rate}
+    if protocol == "mixed":
+        settings["missing_share"] = missing_share
     provenance = make_provenance(
         "inject",
         settings=settings,

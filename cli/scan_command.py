@@ -173,6 +173,8 @@ def render_scan(scan: ScanResult, summary: dict[str, Any], out: Path) -> None:
     if "true_noise_rate" in summary:
         line += f" (true noise rate {summary['true_noise_rate']:.3f})"
     result_console.print(line, highlight=False)
+    if scan.noise_model is not None:
+        result_console.print(scan.noise_model.describe(), highlight=False)
     if "detection" in summary:
         comparison = Table(title="Detection against the known noise (higher is better)")
         keys = (
@@ -255,6 +257,15 @@ NoiseRateOption = Annotated[
     float | None,
     typer.Option("--noise-rate", help="Share of rows to flag (default: the estimate)."),
 ]
+NoiseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--noise",
+        help="Direction of the noise when you know it: missing (annotators only ever leave "
+        "tags out), spurious (tags are only ever added), both (default: estimated). Use it "
+        "when the scan says the noise is not identifiable or you know how the labels were made.",
+    ),
+]
 
 
 def parse_methods(value: str | None) -> tuple[str, ...] | None:
@@ -288,6 +299,7 @@ def scan(
     bits: BitsOption = None,
     epochs: EpochsOption = None,
     noise_rate: NoiseRateOption = None,
+    noise: NoiseOption = None,
     device: DeviceOption = None,
     seed: SeedOption = None,
     config: ConfigOption = None,
@@ -323,6 +335,7 @@ def scan(
             "bits": bits,
             "epochs": epochs,
             "noise_rate": noise_rate,
+            "noise": noise,
             "device": device,
             "seed": seed,
         },
