@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.hashaudit-installed
 
-.PHONY: venv demo test lint unit clean
+.PHONY: venv demo test test-fast lint unit clean
 
 venv: $(STAMP)
 
@@ -24,7 +24,14 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The full suite: lint, then every test not marked slow (torchrun and end-to-end runs included).
 test: lint unit
+
+# The inner loop: ruff and the tests without worker processes (distributed) or end-to-end
+# training (e2e); under a minute on two cores. `make test` before a commit still.
+test-fast: $(STAMP)
+	$(BIN)/ruff check auditor hashing cli tests examples
+	$(BIN)/python -m pytest -m "not distributed and not e2e and not slow"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

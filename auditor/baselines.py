@@ -6,8 +6,9 @@
   probabilities would have memorised the noise, so the comparison would be unfair to cleanlab.
 - ``knn_vote``: a training-free vote of each row's nearest neighbours (:mod:`auditor.knn`).
 
-Both give a row score and a per-(row, class) score, LOW = suspect. :func:`cleanlab_baseline`
-and :func:`knn_baseline` run each end to end from the image and text views.
+Both give a row score and a per-(row, class) score, LOW = suspect. The scan runs them as the
+detectors ``cleanlab`` and ``knn`` (:mod:`auditor.detectors`), from the image and text views;
+this module holds the cleanlab call.
 """
 
 from __future__ import annotations
@@ -18,18 +19,7 @@ from cleanlab.multilabel_classification.rank import (
     get_label_quality_scores_per_class,
 )
 
-from auditor.knn import DEFAULT_BLOCK_SIZE, DEFAULT_K, knn_features, knn_vote, vote_cell_quality
-from auditor.probe import out_of_fold_probabilities
-
-__all__ = [
-    "CLEANLAB_AGGREGATOR",
-    "cleanlab_baseline",
-    "cleanlab_scores",
-    "knn_baseline",
-    "knn_vote",
-    "out_of_fold_probabilities",
-    "vote_cell_quality",
-]
+__all__ = ["CLEANLAB_AGGREGATOR", "cleanlab_scores", "multi_hot_to_lists"]
 
 CLEANLAB_AGGREGATOR: dict[str, object] = {"method": "exponential_moving_average", "alpha": 0.8}
 """How cleanlab folds per-class scores into one per row (its documented default, made explicit)."""
@@ -81,61 +71,3 @@ def cleanlab_scores(labels: np.ndarray, pred_probs: np.ndarray) -> tuple[np.ndar
         label_lists, pred_probs, method="self_confidence"
     )
     return np.asarray(row_quality, dtype=np.float64), np.asarray(class_quality, dtype=np.float64)
-
-
-def cleanlab_baseline(
-    image: np.ndarray,
-    text: np.ndarray,
-    labels: np.ndarray,
-    n_folds: int = 5,
-    seed: int = 0,
-    device: str | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """``cleanlab_quality`` end to end: out-of-fold probe on both views, then cleanlab.
-
-    Parameters
-    ----------
-    image : (N, Di) float
-    text : (N, Dt) float
-    labels : (N, C) uint8 multi-hot
-    n_folds, seed, device
-        Passed to :func:`auditor.probe.out_of_fold_probabilities`.
-
-    Returns
-    -------
-    row_quality : (N,), class_quality : (N, C)
-        As :func:`cleanlab_scores`; LOW = suspect.
-    """
-    features = np.hstack([np.asarray(image, np.float32), np.asarray(text, np.float32)])
-    pred_probs = out_of_fold_probabilities(features, labels, n_folds=n_folds, seed=seed,
-                                           device=device)  # fmt: skip
-    return cleanlab_scores(labels, pred_probs)
-
-
-def knn_baseline(
-    image: np.ndarray,
-    text: np.ndarray,
-    labels: np.ndarray,
-    k: int = DEFAULT_K,
-    block_size: int = DEFAULT_BLOCK_SIZE,
-    device: str | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """``knn_vote`` end to end in the feature space of :func:`auditor.knn.knn_features`.
-
-    Parameters
-    ----------
-    image : (N, Di) float
-    text : (N, Dt) float
-    labels : (N, C) uint8 multi-hot
-    k, block_size, device
-        Passed to :func:`auditor.knn.knn_vote`.
-
-    Returns
-    -------
-    row_score : (N,) float64
-        LOW = suspect.
-    cell_quality : (N, C) float64
-        :func:`auditor.knn.vote_cell_quality` of the votes; LOW = suspect cell.
-    """
-    row_score, votes = knn_vote(knn_features(image, text), labels, k, block_size, device)
-    return row_score, vote_cell_quality(labels, votes)

@@ -1,6 +1,6 @@
 """The typed in-memory dataset every part of the audit works on.
 
-A dataset Parquet file (see DESIGN.md, "Data contract") is read once, validated at the edge,
+A dataset Parquet file (see docs/design.md, "Data contract") is read once, validated at the edge,
 and becomes an :class:`AuditDataset`: plain numpy arrays with fixed shapes and dtypes, so the
 algorithms below never see Arrow types, nulls or class names.
 """
@@ -140,3 +140,25 @@ class AuditDataset:
         if self.clean_labels is None:
             return None
         return np.asarray((self.labels != self.clean_labels).any(axis=1))
+
+
+def check_classes_learnable(labels: np.ndarray, source: str | None) -> None:
+    """DataError when the (N, C) train labels cannot be learned from, before any model
+    allocates N x C (or C x C) floats: fewer than 2 classes, more classes than rows, or every
+    row carrying every class (nothing tells the rows apart)."""
+    n_rows, n_classes = labels.shape
+    if n_classes < 2:
+        raise DataError(
+            f"only {n_classes} class: auditing labels needs at least 2 classes", file=source
+        )
+    if n_classes > n_rows:
+        raise DataError(
+            f"{n_classes} classes for {n_rows} train rows: far too many classes to learn from "
+            "(most would have no example); merge rare classes or add rows",
+            file=source,
+        )
+    if labels.all():
+        raise DataError(
+            f"every train row carries all {n_classes} classes: the labels tell no rows apart",
+            file=source,
+        )

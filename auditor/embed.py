@@ -26,7 +26,6 @@ import hashlib
 import io
 import logging
 import os
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -39,14 +38,23 @@ import pyarrow as pa
 from auditor.dataset import ColumnNames, DataError
 from auditor.encoders import Encoder, make_encoder, resolve_encoder_spec
 from auditor.io import (
+    check_output_file,
     make_provenance,
     read_provenance,
     read_table,
-    refuse_overwriting_input,
     schema_classes,
+    write_bytes_atomic,
     write_table_atomic,
 )
-from hashing.distributed import (
+from auditor.media import (
+    BadCell,
+    Problem,
+    RawImages,
+    check_image,
+    decode_image,
+    text_values,
+)
+from hashing.runtime.distributed import (
     all_gather_objects,
     broadcast_object,
     gather_objects_to_main,
@@ -104,178 +112,6 @@ class _NoProgress:
 
 
 # ----------------------------------------------------------------------------------------------
-# reading raw images and texts
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One bad cell: the row (0-based, in the input file), the column and what is wrong."""
-
-    row: int
-    column: str
-    reason: str
-
-
-class BadCell(Exception):
-    """A row's image or text cannot be used; the message is the reason."""
-
-
-class RawImages:
-    """Row access to an image column: HF ``struct<bytes, path>``, path strings or raw bytes.
-
-    ``load(row)`` returns the encoded image bytes (from the column or from the file) or raises
-    :class:`BadCell` with the reason.
-    """
-
-    def __init__(
-        self,
-        values: pa.ChunkedArray | pa.Array,
-        *,
-        base_dir: Path | None,
-        file: str | None,
-        column: str,
-    ) -> None:
-        array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-        if pa.types.is_dictionary(array.type):
-            array = array.cast(array.type.value_type)
-        self._base_dir = base_dir
-        self._bytes: pa.Array | None = None
-        self._paths: pa.Array | None = None
-        data_type = array.type
-        expected = (
-            "expected struct<bytes: binary, path: string> (a Hugging Face Image), "
-            "a path string or binary image bytes"
-        )
-        if pa.types.is_struct(data_type):
-            names = [data_type.field(i).name for i in range(data_type.num_fields)]
-            if "bytes" not in names and "path" not in names:
-                raise DataError(f"wrong type {data_type}: {expected}", file=file, column=column)
-            if "bytes" in names:
-                self._bytes = array.field("bytes")
-                if not _is_binary(self._bytes.type):
-                    raise DataError(
-                        f"wrong type {data_type}: field 'bytes' is {self._bytes.type}; {expected}",
-                        file=file,
-                        column=column,
-                    )
-            if "path" in names:
-                self._paths = array.field("path")
-                if not _is_string(self._paths.type):
-                    raise DataError(
-                        f"wrong type {data_type}: field 'path' is {self._paths.type}; {expected}",
-                        file=file,
-                        column=column,
-                    )
-        elif _is_string(data_type):
-            self._paths = array
-        elif _is_binary(data_type):
-            self._bytes = array
-        else:
-            raise DataError(f"wrong type {data_type}: {expected}", file=file, column=column)
-        self._valid = array.is_valid().to_numpy(zero_copy_only=False)
-
-    def __len__(self) -> int:
-        return len(self._valid)
-
-    def load(self, row: int) -> bytes:
-        if not self._valid[row]:
-            raise BadCell("no image (null)")
-        if self._bytes is not None:
-            data = self._bytes[row].as_py()
-            if data is not None:
-                if not data:
-                    raise BadCell("empty image bytes")
-                return bytes(data)
-        path_text = self._paths[row].as_py() if self._paths is not None else None
-        if not path_text:
-            raise BadCell("no image: both bytes and path are null")
-        return self._read_file(path_text)
-
-    def _read_file(self, path_text: str) -> bytes:
-        path = Path(path_text).expanduser()
-        if not path.is_absolute() and self._base_dir is not None:
-            path = self._base_dir / path
-        if not path.exists():
-            raise BadCell(f"image file not found: {path}")
-        if path.is_dir():
-            raise BadCell(f"image path is a folder: {path}")
-        try:
-            data = path.read_bytes()
-        except OSError as error:
-            raise BadCell(f"cannot read image file {path}: {error.strerror or error}") from error
-        if not data:
-            raise BadCell(f"image file is empty: {path}")
-        return data
-
-
-def _is_binary(data_type: pa.DataType) -> bool:
-    return bool(
-        pa.types.is_binary(data_type)
-        or pa.types.is_large_binary(data_type)
-        or pa.types.is_fixed_size_binary(data_type)
-    )
-
-
-def _is_string(data_type: pa.DataType) -> bool:
-    return bool(pa.types.is_string(data_type) or pa.types.is_large_string(data_type))
-
-
-def text_values(values: pa.ChunkedArray | pa.Array, *, file: str | None, column: str) -> list:
-    """The text column as a list of str (None for nulls); a non-string type is a DataError."""
-    array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    if pa.types.is_dictionary(array.type):
-        array = array.cast(array.type.value_type)
-    if not _is_string(array.type):
-        raise DataError(f"wrong type {array.type}: expected string", file=file, column=column)
-    return array.to_pylist()
-
-
-def check_image(data: bytes) -> None:
-    """Cheap check that bytes are a whole image, before any model is loaded.
-
-    JPEGs are decoded at 1/8 scale (every byte of the stream is still read, so truncation shows)
-    and other formats are verified (PNG: every chunk's checksum). Full decoding happens later and
-    may still find a few more corrupt files.
-    """
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-            if image.format == "JPEG":
-                image.draft("RGB", (1, 1))
-                image.load()
-            else:
-                image.verify()
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-        raise BadCell(f"not a readable image ({_short(error)})") from error
-    if width == 0 or height == 0:
-        raise BadCell("image has no pixels")
-
-
-def decode_image(data: bytes) -> Any:
-    """Fully decode image bytes to an RGB PIL image, EXIF orientation applied.
-
-    Raises BadCell for corrupt or truncated data.
-    """
-    from PIL import Image, ImageOps
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()  # decodes every pixel: truncated files fail here, not in the model
-            upright = ImageOps.exif_transpose(image)
-            return upright.convert("RGB")
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-        raise BadCell(f"corrupt image ({_short(error)})") from error
-
-
-def _short(error: BaseException) -> str:
-    """First line of an error, without object reprs (PIL names the BytesIO it could not read)."""
-    text = re.sub(r"\s*<[^<>]* at 0x[0-9a-fA-F]+>", "", str(error)).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
-# ----------------------------------------------------------------------------------------------
 # the embedding cache
 
 
@@ -327,31 +163,21 @@ class EmbeddingCache:
         folder.mkdir(parents=True, exist_ok=True)
         description = self.folder / "encoder.json"
         if self._description and not description.exists():
-            _write_atomic(description, _json_bytes(self._description))
+            write_bytes_atomic(_json_bytes(self._description), description)
         name = content_key("\n".join(keys).encode())[:24]
         keys_array = np.array(list(keys), dtype="S64")
         vectors_buffer = io.BytesIO()
         np.save(vectors_buffer, np.ascontiguousarray(vectors, dtype=np.float32))
         keys_buffer = io.BytesIO()
         np.save(keys_buffer, keys_array)
-        _write_atomic(folder / f"{name}.vectors.npy", vectors_buffer.getvalue())
-        _write_atomic(folder / f"{name}.keys.npy", keys_buffer.getvalue())
+        write_bytes_atomic(vectors_buffer.getvalue(), folder / f"{name}.vectors.npy")
+        write_bytes_atomic(keys_buffer.getvalue(), folder / f"{name}.keys.npy")
 
 
 def _json_bytes(record: Mapping[str, Any]) -> bytes:
     import json
 
     return json.dumps(dict(record), indent=2, sort_keys=True, default=str).encode()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -709,7 +535,11 @@ def embed_table(
     """Plan and run in one call, for library users who already hold an encoder (None on ranks
     other than 0 of a distributed run, see ``run_embedding``)."""
     plan = plan_embedding(
-        table, columns=columns, base_dir=base_dir, source=source, skip_bad=skip_bad,
+        table,
+        columns=columns,
+        base_dir=base_dir,
+        source=source,
+        skip_bad=skip_bad,
         progress=progress,
     )
     return run_embedding(
@@ -791,10 +621,10 @@ def embed_file(
     """
     settings = settings or EmbedSettings()
     data, out = Path(data), Path(out)
-    refuse_overwriting_input(out, data)
+    check_output_file(out, "embed", data)
     rejects_path = rejects_path_for(out) if settings.skip_bad else None
     if rejects_path is not None:
-        refuse_overwriting_input(rejects_path, data)
+        check_output_file(rejects_path, "embed rejects", data)
     table = read_table(data)
     plan = plan_embedding(
         table,

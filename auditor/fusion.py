@@ -1,6 +1,6 @@
 """Fusion: many signals in, one ``label_quality`` per row and one presence estimate per cell out.
 
-No ground truth is used anywhere here. The rules (README, "How the audit decides"):
+No ground truth is used anywhere here. The rules (docs/design.md, "How the audit decides"):
 
 1. **Cells.** Each detector's per-cell presence evidence is calibrated, class by class, to a
    probability by a monotone one-dimensional logistic fit against the given labels (a monotone
@@ -41,21 +41,24 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
+from scipy.stats import rankdata
 
-from auditor.metrics import average_ranks
+from auditor.audit_files import HIGH_IS_SUSPECT, LOW_IS_SUSPECT
 
 
 def suspicion_rank(values: np.ndarray, direction: str) -> np.ndarray:
     """(N,) signal -> (N,) suspicion in (0, 1], higher = more suspect, ties averaged.
 
-    ``direction`` is ``low_is_suspect`` or ``high_is_suspect``.
+    ``direction`` is ``low_is_suspect`` or ``high_is_suspect``. A NaN counts as the most
+    suspect value (NaNs tie with each other).
     """
     values = np.asarray(values, dtype=np.float64)
-    if direction == "low_is_suspect":
+    if direction == LOW_IS_SUSPECT:
         values = -values
-    elif direction != "high_is_suspect":
+    elif direction != HIGH_IS_SUSPECT:
         raise ValueError(f"unknown direction {direction!r}")
-    return average_ranks(values) / max(1, values.size)
+    values = np.where(np.isnan(values), np.inf, values)  # rankdata would make every rank NaN
+    return rankdata(values) / max(1, values.size)
 
 
 def calibrate_presence(

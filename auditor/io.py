@@ -8,11 +8,13 @@ first bad row (0-based row number in the file).
 from __future__ import annotations
 
 import contextlib
+import datetime
 import hashlib
 import json
 import logging
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -30,6 +32,9 @@ logger = logging.getLogger(__name__)
 PROVENANCE_KEY = b"hashaudit"
 CLASSES_KEY = b"classes"
 TOOL_VERSION = "0.1.0"
+MAX_EMBEDDING_MAGNITUDE = float(np.sqrt(np.finfo(np.float32).max / 2**32))
+"""About 2.8e14: a sum of 2**32 squares of such values still fits float32, so norms, variances
+and dot products over any realistic number of dimensions or rows cannot overflow."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -74,7 +79,7 @@ def read_dataset(
     require_embeddings: bool = True,
     min_train_rows: int = 1,
 ) -> AuditDataset:
-    """Read and validate a dataset Parquet file (DESIGN.md, "Data contract").
+    """Read and validate a dataset Parquet file (docs/design.md, "Data contract").
 
     Parameters
     ----------
@@ -271,11 +276,13 @@ def labels_to_multi_hot(
     *,
     file: str | None = None,
     column: str | None = None,
+    allow_empty: bool = False,
 ) -> np.ndarray:
     """Convert a list<string> or list<int> label column to a (N, C) uint8 multi-hot matrix.
 
-    Null lists, empty lists, null entries, unknown class names and out-of-range class numbers
-    are errors naming the first bad row. A class repeated within one row counts once.
+    Null lists, null entries, unknown class names, out-of-range class numbers and (unless
+    ``allow_empty``, as in an audit's ``labels_to_remove``) empty lists are errors naming the
+    first bad row. A class repeated within one row counts once.
     """
     array = _combined(values)
     value_type = _list_value_type(array.type, file, column or "labels")
@@ -284,7 +291,7 @@ def labels_to_multi_hot(
         row = int(np.flatnonzero(array.is_null().to_numpy(zero_copy_only=False))[0])
         raise DataError("null label list", file=file, column=column, row=row)
     lengths = pc.list_value_length(array).to_numpy(zero_copy_only=False)
-    if (lengths == 0).any():
+    if not allow_empty and (lengths == 0).any():
         row = int(np.flatnonzero(lengths == 0)[0])
         raise DataError(
             "empty label list: every row needs at least one label",
@@ -377,12 +384,22 @@ def embedding_matrix(
         raise DataError(
             "null value in the embedding", file=file, column=column, row=position // dim
         )
-    matrix = flat.to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(n_rows, dim)
-    finite_rows = np.isfinite(matrix).all(axis=1)
+    raw = flat.to_numpy(zero_copy_only=False).reshape(n_rows, dim)
+    finite_rows = np.isfinite(raw).all(axis=1)
     if not finite_rows.all():
         row = int(np.flatnonzero(~finite_rows)[0])
         raise DataError("NaN or infinite value in the embedding", file=file, column=column, row=row)
-    return matrix
+    largest = np.abs(raw).max(axis=1)
+    if (largest > MAX_EMBEDDING_MAGNITUDE).any():
+        row = int(np.flatnonzero(largest > MAX_EMBEDDING_MAGNITUDE)[0])
+        raise DataError(
+            f"embedding value {float(largest[row]):.3g} is too large: values must stay within "
+            f"±{MAX_EMBEDDING_MAGNITUDE:.2g} (so sums of squares fit float32); rescale the vectors",
+            file=file,
+            column=column,
+            row=row,
+        )
+    return raw.astype(np.float32, copy=False)
 
 
 def _validated_ids(values: pa.ChunkedArray, *, file: str | None, column: str) -> np.ndarray:
@@ -556,18 +573,207 @@ def refuse_overwriting_input(output: str | Path, *inputs: str | Path | None) -> 
             )
 
 
-@contextlib.contextmanager
-def atomic_output_dir(path: str | Path) -> Iterator[Path]:
-    """Build an output folder under a temporary name; rename it into place only on success.
+# ----------------------------------------------------------------------------------------------
+# output safety: what may be replaced
+#
+# A command replaces only what a previous run of the same command wrote. Output folders carry a
+# marker file listing the command and every file written; output files carry the provenance
+# record in their schema metadata. Everything else is refused before any work starts.
 
-    Yields the temporary folder to write into. On an exception it is removed and ``path`` is
-    left as it was (an existing folder is replaced only once the new one is complete).
+MARKER_FILE = ".hashaudit"
+
+
+def user_mode(kind: str = "dir") -> int:
+    """The permission bits a new folder (``dir``) or file gets under the user's umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return (0o777 if kind == "dir" else 0o666) & ~mask
+
+
+def _writable(folder: Path) -> bool:
+    """Whether we may write into ``folder``: permitted, and not marked read-only by its owner
+    (the mode bit is honoured even where the permission check is not, e.g. for root)."""
+    return os.access(folder, os.W_OK | os.X_OK) and bool(folder.stat().st_mode & stat.S_IWUSR)
+
+
+def _check_parent_writable(path: Path) -> None:
+    """DataError unless the nearest existing ancestor of ``path`` is a writable folder."""
+    ancestor = path.parent
+    while not ancestor.exists():
+        if ancestor.parent == ancestor:
+            break
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise DataError("is a file, not a folder: choose another -o", file=str(ancestor))
+    if not _writable(ancestor):
+        raise DataError(
+            f"the folder is not writable, so {path} cannot be written there: choose another -o "
+            "or make it writable",
+            file=str(ancestor),
+        )
+
+
+def _holds(folder: Path, candidate: Path) -> bool:
+    return candidate == folder or folder in candidate.parents
+
+
+def read_marker(folder: str | Path) -> dict[str, Any] | None:
+    """The marker record of a hashaudit output folder, or None if it has no readable one."""
+    marker = Path(folder) / MARKER_FILE
+    try:
+        record = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("tool") != "hashaudit":
+        return None
+    return record
+
+
+def _folder_files(folder: Path) -> set[str]:
+    """Every file and folder under ``folder``, as POSIX paths relative to it."""
+    return {path.relative_to(folder).as_posix() for path in folder.rglob("*")}
+
+
+def check_output_folder(
+    path: str | Path, command: str, *inputs: str | Path | None
+) -> None:
+    """Refuse (DataError) an output folder ``path`` that the command must not replace.
+
+    Allowed: a path that does not exist yet (in a writable folder), an empty writable folder,
+    or a folder written by an earlier run of the same ``command`` (its marker lists exactly the
+    files it holds). Refused: a file, the current folder or one holding it, a folder holding
+    an input, a folder with anything else in it, and an output of another command.
     """
     path = Path(path)
+    resolved = path.resolve()
+    where = str(path)
+    for candidate in inputs:
+        if candidate is not None and _holds(resolved, Path(candidate).resolve()):
+            raise DataError(
+                f"the output folder would replace the input {candidate}: choose another -o",
+                file=where,
+            )
+    if _holds(resolved, Path.cwd().resolve()):
+        raise DataError(
+            "is the current folder (or holds it) and cannot be replaced: choose a new folder "
+            "for -o",
+            file=where,
+        )
+    _check_parent_writable(resolved)
+    if not resolved.exists() and not resolved.is_symlink():
+        return
+    if not resolved.is_dir() or path.is_symlink():
+        raise DataError(
+            "exists and is not an output folder: choose another -o or remove it yourself",
+            file=where,
+        )
+    contents = _folder_files(resolved)
+    if not contents:
+        if not _writable(resolved):
+            raise DataError("the folder is not writable: choose another -o", file=where)
+        return
+    marker = read_marker(resolved)
+    if marker is None:
+        raise DataError(
+            "exists and holds files hashaudit did not write: choose a new folder for -o "
+            "(nothing was changed)",
+            file=where,
+        )
+    if marker.get("command") != command:
+        raise DataError(
+            f"holds the output of `audit {marker.get('command')}`, not of `audit {command}`: "
+            "choose another -o",
+            file=where,
+        )
+    extra = sorted(contents - set(marker.get("files", [])) - {MARKER_FILE})
+    if extra:
+        raise DataError(
+            f"holds files hashaudit did not write ({', '.join(extra[:3])}): choose a new folder "
+            "for -o (nothing was changed)",
+            file=where,
+        )
+
+
+def check_output_file(path: str | Path, command: str, *inputs: str | Path | None) -> None:
+    """Refuse (DataError) an output file ``path`` that the command must not replace.
+
+    Allowed: a new path in a writable folder, or a Parquet file whose provenance (schema
+    metadata key ``hashaudit``) says an earlier run of the same ``command`` wrote it.
+    """
+    path = Path(path)
+    refuse_overwriting_input(path, *inputs)
+    resolved = path.resolve()
+    _check_parent_writable(resolved)
+    if not resolved.exists():
+        return
+    if resolved.is_dir():
+        raise DataError(
+            "is a folder, not a file: choose a file name for -o (nothing was changed)",
+            file=str(path),
+        )
+    try:
+        record = read_provenance(resolved)
+    except DataError:
+        record = None
+    if record is None:
+        raise DataError(
+            f"exists and is not an earlier output of `audit {command}` (no hashaudit provenance "
+            "in it): choose another -o or remove it yourself (nothing was changed)",
+            file=str(path),
+        )
+    if record.get("command") != command:
+        raise DataError(
+            f"exists and was written by `audit {record.get('command')}`, not by `audit {command}`: "
+            "choose another -o or remove it yourself (nothing was changed)",
+            file=str(path),
+        )
+
+
+def write_marker(folder: str | Path, command: str) -> None:
+    """Record in ``folder`` that ``command`` wrote it, with the list of every file in it."""
+    folder = Path(folder)
+    record = {
+        "tool": "hashaudit",
+        "version": TOOL_VERSION,
+        "command": command,
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "files": sorted(_folder_files(folder) - {MARKER_FILE}),
+    }
+    write_json_atomic(record, folder / MARKER_FILE)
+
+
+def add_to_marker(folder: str | Path, *names: str) -> None:
+    """Add files a later command wrote into an output folder (e.g. ``report.html``) to its
+    marker, so the folder stays replaceable; no-op for a folder without a marker."""
+    record = read_marker(folder)
+    if record is None:
+        return
+    record["files"] = sorted(set(record.get("files", [])) | set(names))
+    write_json_atomic(record, Path(folder) / MARKER_FILE)
+
+
+@contextlib.contextmanager
+def atomic_output_dir(
+    path: str | Path, command: str, *inputs: str | Path | None
+) -> Iterator[Path]:
+    """Build an output folder under a temporary name; rename it into place only on success.
+
+    Refuses first (see :func:`check_output_folder`) what the command must not replace, then
+    yields the temporary folder to write into. On an exception it is removed and ``path`` is
+    left as it was; on success the folder gets a marker (:data:`MARKER_FILE`) and the user's
+    normal mode (umask), and replaces ``path``, which is checked again just before.
+    """
+    given = Path(path)
+    check_output_folder(given, command, *inputs)
+    path = given.resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:
+        os.chmod(temporary, user_mode("dir"))
         yield temporary
+        write_marker(temporary, command)
+        # the folder may have changed during a long run: never replace what became precious
+        check_output_folder(given, command, *inputs)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
@@ -580,13 +786,24 @@ def atomic_output_dir(path: str | Path) -> Iterator[Path]:
         shutil.rmtree(previous, ignore_errors=True)
 
 
-def write_json_atomic(payload: Mapping[str, Any], path: str | Path) -> None:
-    """Write JSON (sorted keys, indented) via a temporary name renamed into place."""
+def write_bytes_atomic(data: bytes, path: str | Path) -> None:
+    """Write ``data`` to ``path`` via a temporary name renamed into place: a reader sees the
+    old file or the whole new one, and a failure leaves no partial file."""
     path = Path(path)
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        temporary.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+        temporary.write_bytes(data)
         os.replace(temporary, path)
     finally:
         if temporary.exists():
             temporary.unlink()
+
+
+def write_text_atomic(text: str, path: str | Path) -> None:
+    """Write UTF-8 text atomically (:func:`write_bytes_atomic`)."""
+    write_bytes_atomic(text.encode("utf-8"), path)
+
+
+def write_json_atomic(payload: Mapping[str, Any], path: str | Path) -> None:
+    """Write JSON (sorted keys, indented) atomically (:func:`write_bytes_atomic`)."""
+    write_text_atomic(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n", path)

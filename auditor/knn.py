@@ -22,24 +22,20 @@ vote of the given labels 0.774 / 0.771 / 0.751; the cosine between labels and vo
 reliability) 0.833 / 0.822 / 0.791; cleanlab's EMA over per-cell agreement 0.825 / 0.804 / 0.769.
 k = 50 was better than 10–30 at every rate and within 0.01–0.02 of k = 100–200.
 
-Scale: below :data:`hashing.neighbours.INDEX_MIN_ROWS` rows the search is exact and blocked
-(:func:`nearest_neighbours`): memory O(block_size × N), never N × N, time O(N² · D). From that
+Scale: below :data:`hashing.neighbours.INDEX_MIN_ROWS` rows the search is exact
+(:func:`nearest_neighbours`, a faiss ``IndexFlatIP``): never an N × N matrix, time
+O(N² · D). From that
 size on, an inverted-file index (:func:`hashing.neighbours.approximate_neighbours`) takes over:
 time about O(N^1.5 · D); measured recall@50 0.85–0.88 (20,000–100,000 rows) and a row AUROC
-0.005 below the exact vote's (README, "Scale").
+0.005 below the exact vote's (docs/benchmarks.md, "Scale").
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from hashing.neighbours import (
-    DEFAULT_NPROBE,
-    INDEX_MIN_ROWS,
-    approximate_neighbours,
-    use_index,
-)
+from hashing.neighbours import DEFAULT_NPROBE, INDEX_MIN_ROWS
+from hashing.neighbours import nearest_neighbours as search_neighbours
 
 DEFAULT_K = 50
 DEFAULT_BLOCK_SIZE = 512
@@ -82,37 +78,10 @@ def knn_features(image: np.ndarray, text: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------ neighbour search
-def _top_k_block(similarity: torch.Tensor, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k largest entries of each row of a (b, N) block, deterministic under ties.
-
-    ``torch.topk`` is fast but picks among tied values arbitrarily; rows whose k-th value is
-    tied with an unselected entry are redone so that ties go to the lower column index. The k
-    picks are then sorted by similarity (high first), ties by column (low first).
-    """
-    values, columns = torch.topk(similarity, k, dim=1, largest=True, sorted=True)
-    kth = values[:, -1:]
-    tied_rows = torch.nonzero((similarity >= kth).sum(dim=1) > k).flatten()
-    if tied_rows.numel():
-        sub = similarity[tied_rows]
-        sub_kth = kth[tied_rows]
-        greater = sub > sub_kth
-        equal = sub == sub_kth
-        still_needed = k - greater.sum(dim=1, keepdim=True)
-        keep_equal = equal & (torch.cumsum(equal.to(torch.int32), dim=1) <= still_needed)
-        chosen = torch.nonzero(greater | keep_equal)  # row-major: each row's k columns
-        columns[tied_rows] = chosen[:, 1].reshape(-1, k)
-        values = torch.gather(similarity, 1, columns)
-    columns_np = columns.cpu().numpy().astype(np.int64)
-    values_np = values.cpu().numpy()
-    order = np.lexsort((columns_np, -values_np), axis=-1)
-    return np.take_along_axis(columns_np, order, axis=1), np.take_along_axis(values_np, order, 1)
-
-
 def nearest_neighbours(
     features: np.ndarray,
     k: int = DEFAULT_K,
     block_size: int = DEFAULT_BLOCK_SIZE,
-    device: str | None = None,
     *,
     index_min_rows: int | None = INDEX_MIN_ROWS,
     nprobe: int = DEFAULT_NPROBE,
@@ -120,8 +89,9 @@ def nearest_neighbours(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cosine k-nearest neighbours of every row among the other rows.
 
-    Exact and searched in blocks below ``index_min_rows`` rows; from there on approximate, by
-    :func:`hashing.neighbours.approximate_neighbours` (an inverted-file index).
+    :func:`hashing.neighbours.nearest_neighbours` on the unit-length rows: exact below
+    ``index_min_rows`` rows (faiss ``IndexFlatIP``), from there on approximate (an inverted-file
+    index).
 
     Parameters
     ----------
@@ -130,9 +100,8 @@ def nearest_neighbours(
     k : int in [1, N − 1]
         Neighbours per row; a row is never its own neighbour (exact duplicates of it are).
     block_size : int ≥ 1
-        Rows per block: memory is O(block_size × N) float32.
-    device : str, optional
-        Torch device for the block products; None picks ``cuda`` when present.
+        Query rows per block of the exact re-search of rows tied at the k-th place: memory
+        O(block_size × N) float32.
     index_min_rows : int, optional
         Row count from which the approximate index is used; None = always exact.
     nprobe : int
@@ -145,8 +114,7 @@ def nearest_neighbours(
     neighbours : (N, k) int64
         Neighbour row indices, most similar first; equal similarities are ordered (and, in the
         exact search, chosen at the k-th place) by lower row index, so the exact result does
-        not depend on block_size (up to float32 rounding of the block products, which can only
-        swap near-equal neighbours).
+        not depend on block_size.
     similarities : (N, k) float32
         Their cosine similarities, non-increasing along each row.
     """
@@ -156,31 +124,22 @@ def nearest_neighbours(
     n_rows = features.shape[0]
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n_rows - 1:
         raise ValueError(f"k must be an integer in [1, N - 1 = {n_rows - 1}], got {k!r}")
-    if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) or (
-        block_size < 1
+    if (
+        isinstance(block_size, bool)
+        or not isinstance(block_size, (int, np.integer))
+        or (block_size < 1)
     ):
         raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
     if not np.isfinite(features).all():
         raise ValueError("features contain NaN or inf")
-    if use_index(n_rows, index_min_rows):
-        return approximate_neighbours(
-            _unit_rows(features.astype(np.float32, copy=False)), k, nprobe=nprobe, seed=seed
-        )
-    torch_device = (
-        torch.device(device)
-        if device is not None
-        else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return search_neighbours(
+        _unit_rows(features.astype(np.float32, copy=False)),
+        int(k),
+        block_rows=int(block_size),
+        index_min_rows=index_min_rows,
+        nprobe=nprobe,
+        seed=seed,
     )
-    unit = torch.from_numpy(_unit_rows(features.astype(np.float32, copy=False))).to(torch_device)
-    neighbours = np.empty((n_rows, k), dtype=np.int64)
-    similarities = np.empty((n_rows, k), dtype=np.float32)
-    for start in range(0, n_rows, block_size):
-        stop = min(start + block_size, n_rows)
-        block = unit[start:stop] @ unit.T  # (b, N): the only large array
-        local = torch.arange(stop - start, device=torch_device)
-        block[local, local + start] = -torch.inf  # a row is not its own neighbour
-        neighbours[start:stop], similarities[start:stop] = _top_k_block(block, k)
-    return neighbours, similarities
 
 
 # ------------------------------------------------------------------------ the vote
@@ -273,7 +232,6 @@ def knn_vote(
     labels: np.ndarray,
     k: int = DEFAULT_K,
     block_size: int = DEFAULT_BLOCK_SIZE,
-    device: str | None = None,
     *,
     index_min_rows: int | None = INDEX_MIN_ROWS,
     nprobe: int = DEFAULT_NPROBE,
@@ -290,9 +248,7 @@ def knn_vote(
     k : int in [1, N − 1]
         Neighbours per row (default 50).
     block_size : int
-        Rows per block of the neighbour search; memory O(block_size × N).
-    device : str, optional
-        Torch device of the search; None picks ``cuda`` when present.
+        Rows per block of the neighbour search's tie re-search; memory O(block_size × N).
     index_min_rows, nprobe, seed
         Passed to :func:`nearest_neighbours` (approximate search from ``index_min_rows`` rows).
 
@@ -313,7 +269,7 @@ def knn_vote(
     if labels.size and not np.isin(labels, (0, 1)).all():
         raise ValueError("labels must be multi-hot: every entry 0 or 1")
     neighbours, _ = nearest_neighbours(
-        features, k, block_size, device, index_min_rows=index_min_rows, nprobe=nprobe, seed=seed
+        features, k, block_size, index_min_rows=index_min_rows, nprobe=nprobe, seed=seed
     )
     votes = neighbour_votes(neighbours, labels)
     return vote_row_score(labels, votes, k), votes

@@ -1,8 +1,8 @@
 """The cleaning loop: noisy labels → scan → clean → retrain, against the clean-label oracle.
 
 For a dataset whose true labels are known (``clean_labels``; the noisy ones in ``labels``),
-:func:`run_loop` scans the train rows (:func:`auditor.scan.run_scan`), cleans them with every
-requested strategy (:mod:`auditor.clean`, exactly what ``audit clean`` does to a file), trains
+:func:`run_loop` scans the train rows (:func:`auditor.scanning.run_scan`), cleans them with every
+requested strategy (:mod:`auditor.cleaning`, exactly what ``audit clean`` does to a file), trains
 every requested hasher on the noisy labels, on each cleaned version and on the clean labels
 (the oracle), and measures retrieval mAP in both directions. With ``rounds`` > 1 each strategy's
 cleaned labels are scanned and cleaned again. It also measures the labels themselves: the share
@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from auditor.clean import (
+from auditor.audit_files import FUSED
+from auditor.cleaning import (
     DEFAULT_CONFIDENCE,
     STRATEGIES,
     Budget,
@@ -36,8 +37,7 @@ from auditor.clean import (
 )
 from auditor.dataset import AuditDataset, DataError
 from auditor.io import write_json_atomic
-from auditor.scan import (
-    FUSED,
+from auditor.scanning import (
     ScanResult,
     ScanSettings,
     audit_table,
@@ -52,7 +52,6 @@ from hashing.methods import METHODS
 DEFAULT_METHODS = ("plain", "rshnl", "scbch", "nrch")
 NOISY = "noisy"
 ORACLE = "clean (oracle)"
-RETRIEVAL_FILE = "retrieval.json"
 
 StatusCallback = Callable[[str], None]
 ProgressFactory = Callable[[str], ProgressCallback | None]
@@ -83,7 +82,7 @@ class LoopSettings:
     rounds : scan → clean rounds per strategy (default 1).
     bits, epochs, seed, device : of the retrained hashers (epochs None = each method's default).
     budget, threshold, confidence : the cleaning's row choice and prune confidence
-        (:class:`auditor.clean.CleanSettings`; default: the audit's ``is_issue`` rows).
+        (:class:`auditor.cleaning.CleanSettings`; default: the audit's ``is_issue`` rows).
     scan : settings of every scan (its own hashers, epochs and seed).
     """
 

@@ -1,4 +1,4 @@
-"""Known label noise for benchmarks: the protocols of METHODS.md ("Noise protocols") and two of
+"""Known label noise for benchmarks: the protocols of docs/methods.md ("Noise protocols") and two of
 real tag data's directions: ``spurious`` (labels added) and ``mixed`` (some rows missing labels,
 the others with spurious ones).
 

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from hashing.devices import resolve_device
+
 DEFAULT_WEIGHT_DECAY = 1e-4
 DEFAULT_MAX_ITER = 100
 
@@ -54,13 +56,6 @@ class LinearProbe:
     weights: np.ndarray
     bias: np.ndarray
     constant_probability: np.ndarray
-
-
-def resolve_device(device: str | None) -> torch.device:
-    """``cuda`` when present and ``device`` is None; otherwise the named device."""
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def fold_assignment(n_rows: int, n_folds: int, seed: int) -> np.ndarray:
@@ -140,7 +135,7 @@ def fit_linear_probe(
     bias = np.zeros(n_classes, dtype=np.float32)
 
     if varying.any():
-        torch_device = resolve_device(device)
+        torch_device = torch.device(resolve_device(device))
         standardised = x - mean
         standardised /= scale
         x_t = torch.from_numpy(standardised).to(torch_device)

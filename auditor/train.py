@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from auditor.dataset import AuditDataset, DataError
+from auditor.dataset import AuditDataset, DataError, check_classes_learnable
 from hashing.hasher import CrossModalHasher, ProgressCallback
 from hashing.methods import default_settings
 from hashing.retrieval import label_relevance, mean_average_precision
@@ -42,13 +42,9 @@ def check_trainable(dataset: AuditDataset) -> None:
     """DataError unless the dataset can be trained on and evaluated (query rows, 2+ classes)."""
     if dataset.image is None or dataset.text is None:
         raise DataError("no embeddings: run `audit embed` first", file=dataset.source)
-    if dataset.n_classes < 2:
-        raise DataError(
-            f"only {dataset.n_classes} class: hashing by label similarity needs at least 2",
-            file=dataset.source,
-        )
     if int(dataset.train_mask.sum()) < 2:
         raise DataError("fewer than 2 train rows", file=dataset.source)
+    check_classes_learnable(dataset.labels[dataset.train_mask], dataset.source)
     if not dataset.query_mask.any():
         raise DataError(
             "no query rows: retrieval evaluation needs rows with split 'query'",

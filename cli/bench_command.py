@@ -8,19 +8,19 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from auditor.clean import DEFAULT_CONFIDENCE, STRATEGIES, parse_budget
-from auditor.io import atomic_output_dir, read_dataset, refuse_overwriting_input
+from auditor.audit_files import RETRIEVAL_FILE
+from auditor.cleaning import DEFAULT_CONFIDENCE, STRATEGIES, parse_budget
+from auditor.io import atomic_output_dir, check_output_folder, read_dataset
 from auditor.loop import (
     DEFAULT_METHODS,
     NOISY,
     ORACLE,
-    RETRIEVAL_FILE,
     LoopSettings,
     gap_closed,
     write_retrieval_json,
 )
 from auditor.loop import run_loop as run_cleaning_loop
-from auditor.scan import ScanSettings
+from auditor.scanning import ScanSettings
 from cli.common import (
     ClassesOption,
     CleanColumn,
@@ -31,6 +31,8 @@ from cli.common import (
     QuietOption,
     SplitColumn,
     TextColumn,
+    check_device,
+    check_seed,
     column_names,
     configure_logging,
     emit_json,
@@ -194,9 +196,14 @@ def bench(
             show_default=False,
         ),
     ] = DEFAULT_CONFIDENCE,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of scans and trainings.")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed of scans and trainings.", callback=check_seed)
+    ] = 0,
     device: Annotated[
-        str | None, typer.Option("--device", help="cpu or cuda (default: cuda when present).")
+        str | None,
+        typer.Option(
+            "--device", help="cpu or cuda (default: cuda when present).", callback=check_device
+        ),
     ] = None,
     out: Annotated[
         Path | None,
@@ -247,7 +254,7 @@ def bench(
         raise typer.BadParameter(str(error)) from None
     if out is None:
         out = data.with_name(f"{data.stem}.loop")
-    refuse_overwriting_input(out, data)
+    check_output_folder(out, "bench", data)
     columns = column_names(
         id_column, labels_column, image_column, text_column, split_column, clean_column
     )
@@ -258,7 +265,7 @@ def bench(
         f"{settings.rounds} round(s)",
         quiet,
     )
-    with atomic_output_dir(out) as folder, stage_progress(quiet) as progress_for:
+    with atomic_output_dir(out, "bench", data) as folder, stage_progress(quiet) as progress_for:
         result = run_cleaning_loop(
             dataset,
             settings,

@@ -7,14 +7,14 @@ from typing import Annotated
 
 import typer
 
-from auditor.clean import (
+from auditor.cleaning import (
     DEFAULT_CONFIDENCE,
     STRATEGIES,
     CleanSettings,
     clean_file,
-    parse_budget,
     summary_line,
 )
+from auditor.decisions import clean_with_decisions, decisions_summary_line
 from cli.common import (
     ClassesOption,
     CleanColumn,
@@ -39,18 +39,31 @@ from cli.common import (
 def clean(
     data: Annotated[Path, typer.Argument(help="Dataset Parquet file (never modified).")],
     audit: Annotated[
-        Path,
-        typer.Option("--audit", help="audit.parquet written by `audit scan` on DATA."),
-    ],
+        Path | None,
+        typer.Option(
+            "--audit",
+            help="audit.parquet written by `audit scan` on DATA (needed by --strategy; with "
+            "--decisions it checks that each accepted cell was a suggestion).",
+        ),
+    ] = None,
     strategy: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--strategy",
             help=f"{' | '.join(STRATEGIES)}. drop: remove the chosen train rows; relabel: give "
             "them their suggested_labels; prune: apply only the suggested removals/additions "
             "whose error probability reaches --confidence, keeping every row.",
         ),
-    ],
+    ] = None,
+    decisions: Annotated[
+        Path | None,
+        typer.Option(
+            "--decisions",
+            help="Apply exactly the reviewed decisions of this decisions.csv (from the report's "
+            "review loop: columns id, class, action accepted|rejected|set, reviewer_note; for "
+            "set, class holds the full label list separated by |) instead of a --strategy.",
+        ),
+    ] = None,
     budget: Annotated[
         str | None,
         typer.Option(
@@ -105,20 +118,36 @@ def clean(
     """Write a cleaned copy of DATA from its audit: train rows dropped, relabelled or pruned;
     query and database rows untouched; a `changes` column and provenance recorded."""
     configure_logging(quiet)
-    try:
-        settings = CleanSettings(
-            strategy=strategy,
-            budget=None if budget is None else parse_budget(budget),
-            threshold=threshold,
-            confidence=confidence,
+    columns = column_names(
+        id_column, labels_column, image_column, text_column, split_column, clean_column
+    )
+    if decisions is not None:
+        if strategy is not None or budget is not None or threshold is not None:
+            raise typer.BadParameter(
+                "--decisions applies the reviewed decisions: no --strategy, --budget or "
+                "--threshold beside it",
+                param_hint="--decisions",
+            )
+        out = out or data.with_name(f"{data.stem}.cleaned-decisions.parquet")
+        status(f"cleaning {data} with the decisions of {decisions}", quiet)
+        summary = clean_with_decisions(
+            data, decisions, out, audit_path=audit, columns=columns, classes=parse_classes(classes)
         )
+        if json_output:
+            emit_json(summary)
+        else:
+            result_console.print(decisions_summary_line(summary), highlight=False, soft_wrap=True)
+        return
+    if strategy is None or audit is None:
+        raise typer.BadParameter(
+            "give --audit and --strategy (or --decisions)", param_hint="--strategy"
+        )
+    try:
+        settings = CleanSettings.parse(strategy, budget, threshold, confidence)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     if out is None:
         out = data.with_name(f"{data.stem}.cleaned-{strategy}.parquet")
-    columns = column_names(
-        id_column, labels_column, image_column, text_column, split_column, clean_column
-    )
     status(f"cleaning {data} with {audit} ({strategy}, rows: {settings.selection})", quiet)
     summary = clean_file(
         data,

@@ -8,8 +8,12 @@ import functools
 import json
 import logging
 import os
+import signal
 import sys
 import tomllib
+import types
+import typing
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -27,7 +31,37 @@ result_console = Console()
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-SeedOption = Annotated[int, typer.Option("--seed", help="Seed of every random choice.")]
+MAX_SEED = 2**32 - 1  # numpy's and torch's seeds are 32-bit
+
+
+def check_seed(value: int | None) -> int | None:
+    """``--seed`` callback: a seed must be in 0..2**32-1 (numpy refuses others deep inside)."""
+    if value is not None and not 0 <= value <= MAX_SEED:
+        raise typer.BadParameter(f"must be in 0..{MAX_SEED}, got {value}")
+    return value
+
+
+def check_device(value: str | None) -> str | None:
+    """``--device`` callback: auto, cpu, cuda or cuda:N, and cuda only where CUDA is present."""
+    if value is None or value in ("auto", "cpu"):
+        return value
+    kind, _, index = value.partition(":")
+    if kind != "cuda" or (index and not index.isdigit()):
+        raise typer.BadParameter(f"unknown device {value!r}: choose auto, cpu, cuda or cuda:N")
+    import torch  # only here: the option check must not slow down every start
+
+    if not torch.cuda.is_available():
+        raise typer.BadParameter(f"{value} asked for, but CUDA is not available here: use cpu")
+    if index and int(index) >= torch.cuda.device_count():
+        raise typer.BadParameter(
+            f"{value}: this machine has {torch.cuda.device_count()} CUDA device(s)"
+        )
+    return value
+
+
+SeedOption = Annotated[
+    int, typer.Option("--seed", help="Seed of every random choice.", callback=check_seed)
+]
 QuietOption = Annotated[bool, typer.Option("-q", "--quiet", help="No progress or status lines.")]
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print a machine-readable summary (JSON) on stdout.")
@@ -76,6 +110,9 @@ def column_names(
     )
 
 
+CLASS_FILE_SUFFIXES = (".txt", ".csv", ".tsv", ".list", ".names")
+
+
 def parse_classes(value: str | None) -> list[str] | None:
     """``--classes``: a file with one name per line, or a comma-separated list."""
     if value is None:
@@ -83,6 +120,17 @@ def parse_classes(value: str | None) -> list[str] | None:
     path = Path(value)
     if path.is_file():
         names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    elif path.is_dir():
+        raise DataError("--classes names a folder, not a file of class names", file=value)
+    elif "," not in value and (
+        "/" in value or os.sep in value or path.suffix.lower() in CLASS_FILE_SUFFIXES
+    ):
+        # a missing file would otherwise be read silently as one class with a file's name
+        raise DataError(
+            "--classes: no such file (give a text file with one class name per line, or the "
+            "names separated by commas)",
+            file=value,
+        )
     else:
         names = [name.strip() for name in value.split(",") if name.strip()]
     if not names:
@@ -90,13 +138,38 @@ def parse_classes(value: str | None) -> list[str] | None:
     return names
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``timeout``, batch schedulers), raised like Ctrl-C so that every
+    atomic writer removes what it had started."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Terminated` while a command runs (main thread only)."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread: signals cannot be handled here
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def handle_errors(command: F) -> F:
-    """Bad input -> one line on stderr and exit 2; anything unexpected -> exit 1."""
+    """Bad input -> one line on stderr and exit 2; Ctrl-C -> exit 130, SIGTERM -> exit 143
+    (nothing left behind either way); anything unexpected -> exit 1."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
+            with sigterm_as_interrupt():
+                return command(*args, **kwargs)
         except DataError as error:
             # under torchrun every rank meets the same bad input: rank 0 alone says so
             if os.environ.get("RANK", "0") == "0":
@@ -106,9 +179,9 @@ def handle_errors(command: F) -> F:
             raise typer.Exit(2) from None
         except (typer.Exit, TyperException):
             raise  # typer's own exits and usage errors (exit code 2) pass through
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as interrupt:
             status_console.print("interrupted")
-            raise typer.Exit(130) from None
+            raise typer.Exit(143 if isinstance(interrupt, Terminated) else 130) from None
         except Exception as error:  # noqa: BLE001 - the last line of defence of the CLI
             logging.getLogger("cli").debug("unexpected failure", exc_info=True)
             status_console.print(
@@ -128,6 +201,26 @@ def configure_logging(quiet: bool) -> None:
         stream=sys.stderr,
         force=True,
     )
+    # Python warnings (numpy's RuntimeWarnings on degenerate data, libraries' notices) become
+    # one status line each, and none with -q, instead of raw source excerpts on the terminal.
+    warnings.showwarning = _warning_as_note
+    logging.getLogger(WARNINGS_LOGGER).setLevel(logging.ERROR if quiet else logging.INFO)
+
+
+WARNINGS_LOGGER = "hashaudit.warnings"
+
+
+def _warning_as_note(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    text = str(message).strip().splitlines()[0] if str(message).strip() else ""
+    hint = " (the data may be degenerate)" if issubclass(category, RuntimeWarning) else ""
+    logging.getLogger(WARNINGS_LOGGER).warning("note: %s: %s%s", category.__name__, text, hint)
 
 
 def status(message: str, quiet: bool) -> None:
@@ -156,7 +249,61 @@ def read_toml_settings(path: Path | None, settings_class: type) -> dict[str, Any
             f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}",
             file=str(path),
         )
+    hints = typing.get_type_hints(settings_class)
+    for key, value in values.items():
+        if not value_matches(value, hints[key]):
+            raise DataError(
+                f"setting {key} = {value!r} has the wrong type: expected {type_name(hints[key])}",
+                file=str(path),
+            )
     return values
+
+
+def value_matches(value: Any, hint: Any) -> bool:
+    """Whether a TOML value fits a settings field's type hint (lists stand for tuples, strings
+    for paths, integers for floats; a hint this does not know accepts anything)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(value_matches(value, arg) for arg in args)
+    if origin is typing.Literal:
+        return value in args
+    if origin in (tuple, list):
+        if not isinstance(value, list | tuple):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(value_matches(item, args[0]) for item in value)
+        if args:
+            return len(args) == len(value) and all(map(value_matches, value, args))
+        return True
+    if origin is dict:
+        return isinstance(value, dict)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is Path:
+        return isinstance(value, str)
+    if isinstance(hint, type) and origin is None:
+        return isinstance(value, hint)
+    return True
+
+
+def type_name(hint: Any) -> str:
+    """A settings field's type in words: ``int``, ``float or none``, ``list of str``."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(type_name(arg) for arg in args if arg is not type(None))
+    if origin in (tuple, list):
+        return f"a list of {type_name(args[0])}" if args else "a list"
+    if origin is typing.Literal:
+        return " or ".join(repr(arg) for arg in args)
+    if hint is Path:
+        return "a path (string)"
+    return getattr(hint, "__name__", str(hint))
 
 
 @contextlib.contextmanager

@@ -30,6 +30,8 @@ from cli.common import (
     ImageColumn,
     JsonOption,
     QuietOption,
+    check_device,
+    check_seed,
     configure_logging,
     emit_json,
     handle_errors,
@@ -39,7 +41,7 @@ from cli.common import (
 )
 from cli.common import TextColumn as TextEmbeddingColumn
 from cli.launch import NprocOption, relaunch_if_asked
-from hashing.distributed import distributed_from_env
+from hashing.runtime.distributed import distributed_from_env
 
 ENCODER_HELP = (
     f"'{OFFLINE_SPEC}': EfficientNet-Lite0 (1280-d) + all-MiniLM-L6-v2 (384-d), weights from "
@@ -145,7 +147,9 @@ def embed(
     device: Annotated[
         str | None,
         typer.Option(
-            "--device", help="auto (cuda when present), cpu, cuda or cuda:N (default: auto)."
+            "--device",
+            help="auto (cuda when present), cpu, cuda or cuda:N (default: auto).",
+            callback=check_device,
         ),
     ] = None,
     bf16: Annotated[
@@ -190,7 +194,10 @@ def embed(
         ),
     ] = None,
     seed: Annotated[
-        int | None, typer.Option("--seed", help="Seeds random clip weights (default: 0).")
+        int | None,
+        typer.Option(
+            "--seed", help="Seeds random clip weights (default: 0).", callback=check_seed
+        ),
     ] = None,
     json_output: JsonOption = False,
     quiet: QuietOption = False,

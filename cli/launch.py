@@ -3,8 +3,8 @@
 A command given ``--nproc N`` (N > 1) re-runs itself, without ``--nproc``, in N worker processes
 started by ``torch.distributed.launcher.api.elastic_launch`` (what ``torchrun --standalone
 --nproc_per_node N -m cli.main ...`` does); the workers find their rank in the environment and
-join the process group (``hashing.distributed``). A command already started by torchrun (single-
-or multi-node) runs directly. No process management of our own beyond that call.
+join the process group (``hashing.runtime.distributed``). A command already started by
+torchrun (single- or multi-node) runs directly. No process management of our own beyond that call.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
-from hashing.distributed import launched_by_torchrun
+from hashing.runtime.distributed import launched_by_torchrun
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ NprocOption = Annotated[
         help="Processes to run on this machine, data-parallel with torch.distributed (gloo on "
         "the CPU, nccl with one GPU each): the command re-runs itself under torch's launcher, "
         "each process works on its shard and the first one writes the outputs. For several "
-        "machines start the command with torchrun instead (see README). (default: 1)",
+        "machines start the command with torchrun instead (see docs/commands.md). (default: 1)",
     ),
 ]
 

@@ -13,15 +13,16 @@ from auditor.dataset import AuditDataset, ColumnNames
 from auditor.importers import describe_splits, import_mirflickr25k, import_wikipedia
 from auditor.inject import inject_into_table
 from auditor.io import (
+    check_output_file,
     dataset_from_table,
     dataset_to_table,
     make_provenance,
     read_table,
-    refuse_overwriting_input,
     write_table_atomic,
 )
 from auditor.noise import DEFAULT_MISSING_SHARE, PROTOCOLS
 from auditor.synth import SynthSettings, make_synthetic
+from cli import import_commands
 from cli.bench_command import bench
 from cli.clean_command import clean
 from cli.common import (
@@ -35,6 +36,7 @@ from cli.common import (
     SeedOption,
     SplitColumn,
     TextColumn,
+    check_seed,
     column_names,
     configure_logging,
     emit_json,
@@ -44,6 +46,7 @@ from cli.common import (
     status,
 )
 from cli.embed_command import embed
+from cli.export_command import export
 from cli.report_command import report
 from cli.scan_command import demo, scan
 from cli.train_command import train
@@ -56,10 +59,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 import_app = typer.Typer(
-    help="Convert standard released benchmark files to the hashaudit data contract.",
+    help="Convert benchmark releases or your own data (COCO, tables, image folders, "
+    "HF datasets) to the hashaudit data contract.",
     no_args_is_help=True,
 )
 app.add_typer(import_app, name="import")
+import_app.command("coco")(import_commands.coco)
+import_app.command("table")(import_commands.table)
+import_app.command("folder")(import_commands.folder)
+import_app.command("hf")(import_commands.hf)
 app.command("train")(train)
 app.command("embed")(embed)
 app.command("scan")(scan)
@@ -67,6 +75,7 @@ app.command("demo")(demo)
 app.command("clean")(clean)
 app.command("bench")(bench)
 app.command("report")(report)
+app.command("export")(export)
 
 
 def _dataset_summary(
@@ -106,15 +115,18 @@ def synth(
         Path | None,
         typer.Option(
             "--config",
-            help="TOML file of SynthSettings fields (any knob in the README); options override it.",
+            help="TOML file of SynthSettings fields (the knobs: docs/commands.md); options win.",
         ),
     ] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed (default: 0).")] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed (default: 0).", callback=check_seed)
+    ] = None,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Write a deterministic synthetic multi-label image-text dataset (the demo's data)."""
     configure_logging(quiet)
+    check_output_file(out, "synth")
     given = {
         "n_rows": n,
         "n_classes": classes,
@@ -122,12 +134,10 @@ def synth(
         "text_dim": text_dim,
         "seed": seed,
     }
+    from_file = read_toml_settings(config, SynthSettings)  # its errors name the file
     try:
         settings = SynthSettings(
-            **{
-                **read_toml_settings(config, SynthSettings),
-                **{k: v for k, v in given.items() if v is not None},
-            }
+            **{**from_file, **{k: v for k, v in given.items() if v is not None}}
         )
     except (ValueError, TypeError) as error:
         raise typer.BadParameter(str(error)) from None
@@ -155,7 +165,7 @@ def inject(
     protocol: Annotated[
         str,
         typer.Option(
-            "--protocol", help=f"Noise protocol: {' | '.join(PROTOCOLS)} (see METHODS.md)."
+            "--protocol", help=f"Noise protocol: {' | '.join(PROTOCOLS)} (see docs/methods.md)."
         ),
     ] = "pairflip",
     rate: Annotated[
@@ -197,7 +207,7 @@ def inject(
         )
     if out is None:
         out = data.with_name(f"{data.stem}.{protocol}-{rate:g}.parquet")
-    refuse_overwriting_input(out, data)
+    check_output_file(out, "inject", data)
     columns: ColumnNames = column_names(
         id_column, labels_column, image_column, text_column, split_column, clean_column
     )
@@ -305,7 +315,7 @@ def import_mirflickr(
 ) -> None:
     """MIRFlickr-25K, papers' protocol: query rows 0..1999, train 2000..11999, database the rest."""
     configure_logging(quiet)
-    refuse_overwriting_input(out, lall, yall, xall, noise)
+    check_output_file(out, "import mirflickr25k", lall, yall, xall, noise)
     dataset = import_mirflickr25k(lall, yall, xall, noise, xall_key=xall_key)
     settings = {
         "lall": str(lall),
@@ -333,6 +343,7 @@ def import_wiki(
 ) -> None:
     """The Wikipedia dataset: train pairs become train rows, test pairs query rows."""
     configure_logging(quiet)
+    check_output_file(out, "import wikipedia", folder)
     dataset = import_wikipedia(folder)
     _write_imported(dataset, out, "import wikipedia", {"folder": str(folder)}, json_output, quiet)
 

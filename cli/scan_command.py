@@ -14,11 +14,16 @@ import typer
 from rich import progress as rich_progress
 from rich.table import Table
 
+from auditor.audit_files import FUSED, REPORT_FILE
 from auditor.dataset import AuditDataset, ColumnNames, DataError
+from auditor.detectors import HASHER_DETECTORS
 from auditor.embed import EmbedSettings, embed_file
 from auditor.fusion import class_lists
 from auditor.inject import inject_into_table
 from auditor.io import (
+    atomic_output_dir,
+    check_output_file,
+    check_output_folder,
     dataset_from_table,
     dataset_to_table,
     labels_to_multi_hot,
@@ -28,9 +33,7 @@ from auditor.io import (
     read_table,
     write_table_atomic,
 )
-from auditor.report import REPORT_FILE
-from auditor.scan import FUSED, ScanResult, ScanSettings, run_scan, train_scan_hashers, write_scan
-from auditor.signals import HASHER_DETECTORS
+from auditor.scanning import ScanResult, ScanSettings, run_scan, train_scan_hashers, write_scan
 from auditor.synth import SynthSettings, make_synthetic
 from cli.common import (
     ClassesOption,
@@ -42,6 +45,8 @@ from cli.common import (
     QuietOption,
     SplitColumn,
     TextColumn,
+    check_device,
+    check_seed,
     column_names,
     configure_logging,
     emit_json,
@@ -54,8 +59,8 @@ from cli.common import (
 )
 from cli.embed_command import RichEmbedProgress
 from cli.launch import NprocOption, relaunch_if_asked
-from hashing.distributed import distributed_from_env
 from hashing.hasher import ProgressCallback
+from hashing.runtime.distributed import distributed_from_env
 
 TOP_SUSPECTS = 15
 
@@ -115,15 +120,23 @@ def read_truth(path: Path, dataset: AuditDataset, columns: ColumnNames) -> np.nd
 
 
 def embed_first_if_raw(
-    data: Path, columns: ColumnNames, encoder: str, skip_bad: bool, quiet: bool
-) -> Path:
+    data: Path,
+    columns: ColumnNames,
+    encoder: str,
+    skip_bad: bool,
+    quiet: bool,
+    classes: list[str] | None = None,
+) -> Path | None:
     """If DATA has raw ``image``/``text`` columns but no embeddings, embed them first (to
-    ``DATA-stem.embedded.parquet``, cached by content) and return that file; else DATA."""
+    ``DATA-stem.embedded.parquet``, cached by content) and return that file; else None."""
     names = set(read_schema(data).names)
     has_embeddings = {columns.image_embedding, columns.text_embedding} <= names
     if has_embeddings or not {columns.image, columns.text} <= names:
-        return data
+        return None
     out = data.with_name(f"{data.stem}.embedded.parquet")
+    check_output_file(out, "embed", data)
+    # the labels, ids and splits are checked on the user's own file before any embedding
+    read_dataset(data, columns=columns, classes=classes, require_embeddings=False)
     status(
         f"{data} has raw images and texts but no embeddings: embedding them first -> {out}", quiet
     )
@@ -131,6 +144,18 @@ def embed_first_if_raw(
     with RichEmbedProgress(quiet) as progress:
         embed_file(data, out, settings, columns=columns, progress=progress)
     return out
+
+
+@contextlib.contextmanager
+def removed_on_failure(path: Path | None) -> Iterator[None]:
+    """Remove ``path`` (a file this run wrote) when the block fails: a failed command leaves
+    nothing behind."""
+    try:
+        yield
+    except BaseException:
+        if path is not None:
+            path.unlink(missing_ok=True)
+        raise
 
 
 def _fmt(value: Any) -> str:
@@ -210,14 +235,18 @@ def scan_and_report(
     truth: np.ndarray | None,
     json_output: bool,
     quiet: bool,
+    shown_out: Path | None = None,
+    source_name: str | None = None,
 ) -> dict[str, Any]:
+    """Scan, write into ``out``, print; ``shown_out`` / ``source_name``: the final paths when
+    ``out`` and the dataset's source are inside a temporary output folder."""
     with stage_progress(quiet) as progress_for:
         scan = run_scan(dataset, settings, truth=truth, progress_for=progress_for)
-    summary = write_scan(scan, out, settings, source=dataset.source)
+    summary = write_scan(scan, out, settings, source=dataset.source, source_name=source_name)
     if json_output:
         emit_json(summary)
     else:
-        render_scan(scan, summary, out)
+        render_scan(scan, summary, shown_out or out)
     return summary
 
 
@@ -247,9 +276,14 @@ EpochsOption = Annotated[
     typer.Option("--epochs", help="Epochs of every hasher (default: each method's scan default)."),
 ]
 DeviceOption = Annotated[
-    str | None, typer.Option("--device", help="cpu or cuda (default: cuda when present).")
+    str | None,
+    typer.Option(
+        "--device", help="cpu or cuda (default: cuda when present).", callback=check_device
+    ),
 ]
-SeedOption = Annotated[int | None, typer.Option("--seed", help="Seed (default: 0).")]
+SeedOption = Annotated[
+    int | None, typer.Option("--seed", help="Seed (default: 0).", callback=check_seed)
+]
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="TOML file of ScanSettings fields.")
 ]
@@ -350,28 +384,42 @@ def scan(
         columns = column_names(
             id_column, labels_column, image_column, text_column, split_column, clean_column
         )
-        data = embed_first_if_raw(data, columns, encoder, skip_bad, quiet)
-        dataset = read_dataset(
-            data,
-            columns=columns,
-            classes=parse_classes(classes),
-            min_train_rows=settings.min_train_rows,
-        )
-        truth_labels = read_truth(truth, dataset, columns) if truth is not None else None
-        if not world.is_main:
-            train_scan_hashers(dataset, settings)
-            return
         if out is None:
             out = data.with_name(f"{data.stem}.audit")
-        status(
-            f"scanning {dataset.train_mask.sum()} train rows of {data} with "
-            f"{', '.join([*settings.methods, *settings.baselines])}"
-            + (f" ({world.world_size} processes)" if world.is_distributed else ""),
-            quiet,
-        )
-        scan_and_report(
-            dataset, settings, out, truth=truth_labels, json_output=json_output, quiet=quiet
-        )
+        check_output_folder(out, "scan", data, truth)
+        class_names = parse_classes(classes)
+        embedded = embed_first_if_raw(data, columns, encoder, skip_bad, quiet, class_names)
+        with removed_on_failure(embedded):
+            try:
+                dataset = read_dataset(
+                    embedded or data,
+                    columns=columns,
+                    classes=class_names,
+                    min_train_rows=settings.min_train_rows,
+                )
+            except DataError as error:
+                if embedded is None:
+                    raise
+                # the generated file is gone: name the user's file
+                raise DataError(
+                    f"{error.message} (in the embeddings computed from it)",
+                    file=str(data),
+                    column=error.column,
+                    row=error.row,
+                ) from None
+            truth_labels = read_truth(truth, dataset, columns) if truth is not None else None
+            if not world.is_main:
+                train_scan_hashers(dataset, settings)
+                return
+            status(
+                f"scanning {dataset.train_mask.sum()} train rows of {embedded or data} with "
+                f"{', '.join([*settings.methods, *settings.baselines])}"
+                + (f" ({world.world_size} processes)" if world.is_distributed else ""),
+                quiet,
+            )
+            scan_and_report(
+                dataset, settings, out, truth=truth_labels, json_output=json_output, quiet=quiet
+            )
 
 
 # The demo's data: small enough for a couple of minutes on 2 CPU cores, large enough to show it.
@@ -385,39 +433,45 @@ def demo(
         Path, typer.Option("-o", "--out", help="Output folder (default: ./hashaudit-demo).")
     ] = Path("hashaudit-demo"),
     rows: Annotated[int, typer.Option("--rows", help="Synthetic rows.")] = DEMO_ROWS,
-    seed: Annotated[int, typer.Option("--seed", help="Seed.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed.", callback=check_seed)] = 0,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Synthetic data -> pairflip noise at 50% -> scan -> the ranked table and the comparison
     with cleanlab. Nothing is downloaded."""
     configure_logging(quiet)
+    check_output_folder(out, "demo")
     protocol, rate = DEMO_NOISE
     clean = make_synthetic(SynthSettings(n_rows=rows, seed=seed)).to_dataset()
     table: pa.Table = dataset_to_table(clean)
     noisy_table, result = inject_into_table(table, clean, protocol=protocol, rate=rate, seed=seed)
-    data_path = out / "data.parquet"
-    out.mkdir(parents=True, exist_ok=True)
-    write_table_atomic(
-        noisy_table,
-        data_path,
-        make_provenance(
-            "demo",
-            settings={"rows": rows, "protocol": protocol, "rate": rate},
-            classes=clean.classes,
-            seed=seed,
-        ),
-    )
-    status(
-        f"demo data: {rows} synthetic rows, {protocol} noise on "
-        f"{int(result.noisy_rows.sum())} of {int(clean.train_mask.sum())} train rows "
-        f"-> {data_path}",
-        quiet,
-    )
-    dataset = dataset_from_table(noisy_table, source=str(data_path))
-    settings = ScanSettings(seed=seed)
-    scan_and_report(
-        dataset, settings, out / "audit", truth=None, json_output=json_output, quiet=quiet
-    )
+    with atomic_output_dir(out, "demo") as folder:
+        write_table_atomic(
+            noisy_table,
+            folder / "data.parquet",
+            make_provenance(
+                "demo",
+                settings={"rows": rows, "protocol": protocol, "rate": rate},
+                classes=clean.classes,
+                seed=seed,
+            ),
+        )
+        status(
+            f"demo data: {rows} synthetic rows, {protocol} noise on "
+            f"{int(result.noisy_rows.sum())} of {int(clean.train_mask.sum())} train rows "
+            f"-> {out / 'data.parquet'}",
+            quiet,
+        )
+        dataset = dataset_from_table(noisy_table, source=str(folder / "data.parquet"))
+        scan_and_report(
+            dataset,
+            ScanSettings(seed=seed),
+            folder / "audit",
+            truth=None,
+            json_output=json_output,
+            quiet=quiet,
+            shown_out=out / "audit",
+            source_name=str(out / "data.parquet"),
+        )
     if not json_output:
         result_console.print(f"demo finished: data and audit in {out}/", highlight=False)

@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from auditor.io import atomic_output_dir, make_provenance, read_dataset, write_json_atomic
+from auditor.audit_files import METRICS_FILE, MODEL_FILE
+from auditor.io import (
+    atomic_output_dir,
+    check_output_folder,
+    make_provenance,
+    read_dataset,
+    write_json_atomic,
+)
 from auditor.train import fit_hasher, random_ranking_map, train_hasher
 from cli.common import (
     ClassesOption,
@@ -20,6 +27,7 @@ from cli.common import (
     SeedOption,
     SplitColumn,
     TextColumn,
+    check_device,
     column_names,
     configure_logging,
     emit_json,
@@ -29,12 +37,9 @@ from cli.common import (
     result_console,
 )
 from cli.launch import NprocOption, relaunch_if_asked
-from hashing.distributed import distributed_from_env
 from hashing.hasher import MAX_BITS, MIN_BITS
 from hashing.methods import METHODS, default_settings
-
-MODEL_FILE = "model.pt"
-METRICS_FILE = "metrics.json"
+from hashing.runtime.distributed import distributed_from_env
 
 
 @handle_errors
@@ -53,7 +58,10 @@ def train(
         typer.Option("-o", "--out", help="Output folder (default: DATA-stem.train-METHOD-BITS/)."),
     ] = None,
     device: Annotated[
-        str | None, typer.Option("--device", help="cpu or cuda (default: cuda when present).")
+        str | None,
+        typer.Option(
+            "--device", help="cpu or cuda (default: cuda when present).", callback=check_device
+        ),
     ] = None,
     seed: SeedOption = 0,
     classes: ClassesOption = None,
@@ -82,6 +90,7 @@ def train(
         raise typer.BadParameter(f"must be at least 1, got {epochs}", param_hint="--epochs")
     if out is None:
         out = data.with_name(f"{data.stem}.train-{method}-{bits}")
+    check_output_folder(out, "train", data)
     relaunch_if_asked(ctx, nproc)
     with distributed_from_env(device) as world:
         # under torchrun every rank trains its shard; rank 0 alone evaluates, writes and prints
@@ -126,7 +135,7 @@ def train(
             method=method,
         ),
     }
-    with atomic_output_dir(out) as folder:
+    with atomic_output_dir(out, "train", data) as folder:
         hasher.save(folder / MODEL_FILE)
         write_json_atomic(metrics, folder / METRICS_FILE)
     if json_output:

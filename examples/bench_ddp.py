@@ -30,9 +30,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from auditor.synth import SynthSettings, make_synthetic  # noqa: E402
-from hashing.distributed import distributed_from_env  # noqa: E402
 from hashing.hasher import CrossModalHasher  # noqa: E402
 from hashing.methods import default_settings  # noqa: E402
+from hashing.runtime.distributed import distributed_from_env  # noqa: E402
 
 
 def worker(method: str, rows: int, epochs: int, bits: int, out: Path) -> None:

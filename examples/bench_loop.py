@@ -9,7 +9,7 @@ Datasets (as in bench_scan.py and bench_train.py): ``synthetic`` — `audit synt
 real labels and tags with the papers' pairflip noise files and the STAND-IN image view built
 from the clean labels (bench_scan.py explains it); ``wikipedia`` — both real views, symmetric
 noise. Every setting runs :func:`auditor.loop.run_loop` (the library behind
-`audit bench --loop`) and prints markdown tables for the README: mAP image→text / text→image
+`audit bench --loop`) and prints markdown tables for docs/benchmarks.md: mAP image→text / text→image
 per method and label version, the share of the noisy → oracle gap each cleaning closes, and the
 cleaned labels' own accuracy (share of train rows whose labels equal the truth).
 With --out DIR each setting's retrieval.json and scans go to DIR/<dataset>-<protocol>-<rate>/.
@@ -30,16 +30,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_scan import SHARED as MIRFLICKR  # noqa: E402
 from bench_scan import mirflickr, synthetic  # noqa: E402
 
-from auditor.clean import DEFAULT_CONFIDENCE, STRATEGIES, parse_budget  # noqa: E402
+from auditor.audit_files import RETRIEVAL_FILE  # noqa: E402
+from auditor.cleaning import DEFAULT_CONFIDENCE, STRATEGIES, parse_budget  # noqa: E402
 from auditor.dataset import AuditDataset  # noqa: E402
+from auditor.detectors import HASHER_DETECTORS  # noqa: E402
 from auditor.importers import import_wikipedia  # noqa: E402
 from auditor.inject import with_noise  # noqa: E402
-from auditor.io import atomic_output_dir  # noqa: E402
+from auditor.io import atomic_output_dir, check_output_folder  # noqa: E402
 from auditor.loop import (  # noqa: E402
     DEFAULT_METHODS,
     NOISY,
     ORACLE,
-    RETRIEVAL_FILE,
     LoopResult,
     LoopSettings,
     cleaned_name,
@@ -47,8 +48,7 @@ from auditor.loop import (  # noqa: E402
     run_loop,
     write_retrieval_json,
 )
-from auditor.scan import ScanSettings  # noqa: E402
-from auditor.signals import HASHER_DETECTORS  # noqa: E402
+from auditor.scanning import ScanSettings  # noqa: E402
 
 WIKIPEDIA = MIRFLICKR.parent / "wikipedia"
 PROTOCOL = {"synthetic": "pairflip", "mirflickr": "pairflip", "wikipedia": "symmetric"}
@@ -175,7 +175,11 @@ def main() -> None:
     protocol = PROTOCOL[args.dataset]
     results: list[tuple[str, LoopResult]] = []
     payload: list[dict[str, Any]] = []
-    for rate in args.rates or RATES[args.dataset]:
+    rates = args.rates or RATES[args.dataset]
+    if args.out is not None:  # refuse what must not be replaced before hours of work
+        for rate in rates:
+            check_output_folder(args.out / f"{args.dataset}-{protocol}-{rate:g}", "bench")
+    for rate in rates:
         dataset = load(args.dataset, rate, args.rows, args.seed)
         title = f"{args.dataset} {protocol} {rate:g}"
         started = time.perf_counter()
@@ -184,7 +188,8 @@ def main() -> None:
             print(f"[{title}] {message}", file=sys.stderr, flush=True)
 
         if args.out is not None:
-            with atomic_output_dir(args.out / f"{args.dataset}-{protocol}-{rate:g}") as folder:
+            folder_name = args.out / f"{args.dataset}-{protocol}-{rate:g}"
+            with atomic_output_dir(folder_name, "bench") as folder:
                 result = run_loop(dataset, settings, scan_dir=folder, status=say)
                 write_retrieval_json(result, folder / RETRIEVAL_FILE)
         else:

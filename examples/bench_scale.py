@@ -80,7 +80,7 @@ def scan_once(
     """Read, scan and write like `audit scan`; stage times, per-epoch times and peak RSS."""
     import torch
 
-    from auditor.scan import ScanSettings, run_scan, write_scan
+    from auditor.scanning import ScanSettings, run_scan, write_scan
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", torch.get_num_threads())))
     rss_after_imports = peak_rss_mb()
@@ -148,7 +148,7 @@ def per_epoch_seconds(epoch: dict[str, Any]) -> tuple[float, float]:
 def default_epoch_estimate(result: dict[str, Any]) -> float:
     """Total seconds with every hasher at its scan default epochs: the measured total with each
     hasher's measured epochs replaced by its default number of epochs and signal passes."""
-    from auditor.signals import SCAN_EPOCHS
+    from auditor.detectors import SCAN_EPOCHS
 
     total = float(result["total_seconds"])
     for name, epoch in result["per_epoch"].items():
@@ -167,10 +167,9 @@ def slope(sizes: list[int], seconds: list[float]) -> float:
 
 def force_exact_search() -> None:
     """Make every neighbour search exact whatever N (the scan before the index)."""
-    import auditor.knn
-    import hashing.signals
+    import hashing.neighbours
 
-    auditor.knn.use_index = hashing.signals.use_index = lambda *_: False  # type: ignore[assignment]
+    hashing.neighbours.use_index = lambda *_: False  # type: ignore[assignment]
 
 
 def worker(args: argparse.Namespace) -> None:

@@ -42,11 +42,11 @@ import scipy.io
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from auditor.dataset import AuditDataset  # noqa: E402
+from auditor.detectors import DetectorOutput, run_detectors  # noqa: E402
 from auditor.importers import import_mirflickr25k, import_wikipedia  # noqa: E402
 from auditor.inject import with_noise  # noqa: E402
 from auditor.metrics import detection_report, flag_report  # noqa: E402
-from auditor.scan import ScanSettings, fuse_outputs, scan_input  # noqa: E402
-from auditor.signals import DetectorOutput, run_detectors  # noqa: E402
+from auditor.scanning import ScanSettings, fuse_outputs, scan_input  # noqa: E402
 from auditor.synth import SynthSettings, make_synthetic  # noqa: E402
 from cli.scan_command import parse_methods  # noqa: E402
 

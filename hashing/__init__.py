@@ -1,27 +1,13 @@
 """Noisy-label cross-modal hashing (RSHNL, SCBCH, NRCH, a plain baseline) and per-sample signals.
 
-torch + numpy only. The entry point is ``CrossModalHasher``; methods are found by name in
-``METHODS``; retrieval metrics live in ``hashing.retrieval``.
+Depends on torch and numpy, plus faiss-cpu for the neighbour search of ``hashing.neighbours``
+(exact ``IndexFlatIP``, an inverted-file index above 20,000 rows); no Parquet, no CLI, no
+cleanlab. The
+method specifications are in docs/methods.md.
+
+The entry point is ``hashing.hasher.CrossModalHasher``; methods are found by name in
+``hashing.methods.METHODS``; retrieval metrics (numpy only) live in ``hashing.retrieval``;
+``hashing.runtime`` holds the process tools (``torch.distributed``) the auditor shares.
+
+This file imports nothing on purpose: ``import hashing.retrieval`` must not pay for torch.
 """
-
-from hashing.base import HashMethod, HashSettings
-from hashing.hasher import CrossModalHasher, ProgressCallback
-from hashing.methods import METHODS, SIGNAL_DIRECTIONS, default_settings
-from hashing.nrch import NRCHSettings
-from hashing.plain import PlainSettings
-from hashing.rshnl import RSHNLSettings
-from hashing.scbch import SCBCHSettings
-
-__all__ = [
-    "METHODS",
-    "SIGNAL_DIRECTIONS",
-    "CrossModalHasher",
-    "HashMethod",
-    "HashSettings",
-    "NRCHSettings",
-    "PlainSettings",
-    "ProgressCallback",
-    "RSHNLSettings",
-    "SCBCHSettings",
-    "default_settings",
-]

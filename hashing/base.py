@@ -92,18 +92,39 @@ class HashSettings:
             raise ValueError("signal_average_epochs must be >= 1")
 
 
+Direction = Literal["low_is_suspect", "high_is_suspect"]
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A per-sample signal a method returns after training.
+
+    Attributes
+    ----------
+    name : its key in ``CrossModalHasher.signals_`` (and its column in ``audit.parquet``).
+    direction : which end is suspect: ``low_is_suspect`` or ``high_is_suspect``.
+    meaning : what it measures, in one line (written into ``summary.json``).
+    """
+
+    name: str
+    direction: Direction
+    meaning: str
+
+
 class HashMethod(nn.Module):
     """Base of every method: the two towers and the hooks the training loop calls.
 
     Class attributes a subclass sets:
-    ``name`` (registry key), ``settings_class``, ``signal_names`` (the per-sample signals it
-    returns), ``evidence_high_means_present`` (direction of its (N, C) label evidence; ``None``
-    when it has none), ``needs_epoch_pass`` (whether ``epoch_signals`` must run after every epoch).
+    ``name`` (registry key), ``settings_class``, ``signals`` (the per-sample signals it returns:
+    name, which end is suspect, what it measures; the audit's detector registry reads them from
+    here and nowhere else), ``evidence_high_means_present`` (its per-cell evidence: the direction
+    of its (N, C) label evidence, ``None`` when it has none), ``needs_epoch_pass`` (whether
+    ``epoch_signals`` must run after every epoch).
     """
 
     name: ClassVar[str] = ""
     settings_class: ClassVar[type[HashSettings]] = HashSettings
-    signal_names: ClassVar[tuple[str, ...]] = ()
+    signals: ClassVar[tuple[Signal, ...]] = ()
     evidence_high_means_present: ClassVar[bool | None] = None
     needs_epoch_pass: ClassVar[bool] = True
     image_mean: torch.Tensor
@@ -183,7 +204,7 @@ class HashMethod(nn.Module):
         loss to minimise and a dict of named scalar loss terms (tensors) for the history.
 
         The loss must reach every parameter at every step (a zero gradient is fine, see
-        ``zero_loss``): data-parallel training (``hashing.distributed``) all-reduces every
+        ``zero_loss``): data-parallel training (``hashing.runtime.distributed``) all-reduces every
         parameter's gradient and waits for all of them.
         """
         raise NotImplementedError
@@ -207,6 +228,11 @@ class HashMethod(nn.Module):
         if not history:
             return {}
         return {name: history[-1]["signals"][name] for name in self.signal_names}
+
+    @property
+    def signal_names(self) -> tuple[str, ...]:
+        """The names of :attr:`signals`, in order."""
+        return tuple(signal.name for signal in self.signals)
 
 
 def zero_loss(reference: torch.Tensor) -> torch.Tensor:

@@ -18,9 +18,10 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from hashing.base import EpochRecord, HashMethod, HashSettings
-from hashing.distributed import WorldInfo, gather_rows, shard_bounds, shard_sizes, world
+from hashing.devices import resolve_device
 from hashing.methods import default_settings, method_class, method_of_settings
 from hashing.retrieval import sign_codes
+from hashing.runtime.distributed import WorldInfo, gather_rows, shard_bounds, shard_sizes, world
 
 logger = logging.getLogger(__name__)
 
@@ -30,13 +31,6 @@ and ``logs`` holds that epoch's scalar history entries (mean loss terms, timings
 
 STATE_FORMAT = "hashaudit.cross_modal_hasher/1"
 MIN_BITS, MAX_BITS = 8, 256
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``device`` as given, else ``cuda`` when available, else ``cpu``."""
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def shuffled_batches(
@@ -157,7 +151,7 @@ def train_method(
     In a distributed run (an initialised ``torch.distributed`` process group of W > 1 ranks,
     e.g. under ``torchrun``) every rank calls this with the same tensors, the same seed and the
     same ``settings.batch_size``, which stays the GLOBAL batch: each rank runs the towers on its
-    shard of every batch and of the per-epoch signal pass (see ``hashing.distributed``); the
+    shard of every batch and of the per-epoch signal pass (see ``hashing.runtime.distributed``); the
     returned history and the trained weights are the same on every rank and equal those of a
     one-process run up to float rounding.
     """
@@ -251,8 +245,8 @@ class CrossModalHasher:
     Attributes after ``fit``
     ------------------------
     model_ : the trained ``HashMethod`` (an ``nn.Module``).
-    signals_ : dict name -> (N,) float32, the method's per-sample signals (see
-        ``hashing.methods.SIGNAL_DIRECTIONS`` for which end is suspect); empty for ``plain``.
+    signals_ : dict name -> (N,) float32, the method's per-sample signals (its class's
+        ``signals`` say which end is suspect); empty for ``plain``.
     label_evidence_ : (N, C) float32 per-label evidence, or None (``plain``).
     evidence_high_means_present_ : True when a high evidence value means "label present"
         (SCBCH, RSHNL), False when low means present (NRCH residuals), None without evidence.
@@ -278,7 +272,7 @@ class CrossModalHasher:
             raise ValueError(f"bits must be in {MIN_BITS}..{MAX_BITS}, got {bits}")
         self.bits = int(bits)
         self.seed = int(seed)
-        self.device = resolve_device(device)
+        self.device = torch.device(resolve_device(device))
 
     def _build(self, image_dim: int, text_dim: int, n_classes: int) -> torch.Generator:
         generator = torch.Generator().manual_seed(self.seed)

@@ -4,7 +4,7 @@ Conventions: ``h_image``, ``h_text`` are (B, K) continuous codes with unit-norm 
 ``hashing.networks.HashTower``); ``labels`` are (B, C) float tensors of 0/1 (noisy multi-hot
 labels, single-label data being one 1 per row). ``S = h_image @ h_text.T`` is the (B, B)
 cross-modal similarity whose diagonal holds the homologous (same-row) pairs. Every function returns
-a scalar mean unless its docstring says otherwise. See ``/work/shared/METHODS.md`` for the formulas.
+a scalar mean unless its docstring says otherwise. See ``docs/methods.md`` for the formulas.
 """
 
 from __future__ import annotations
@@ -87,11 +87,12 @@ def robust_contrastive_direction(
     shared : (B, B) bool, pairs that share a noisy label; they are neither pulled nor pushed.
     margin, shift, temperature : see ``shift_easy_negatives``; ``temperature`` is tau.
     shared_pairs : how the shared pairs leave the loss. ``"excluded"`` (default) drops them from
-        the sum. ``"constant"`` is METHODS.md's formula read literally, exp(S~_ij (1 - T_ij) / tau):
-        their logit is fixed at 0, a constant exp(0) = 1 per pair without gradient. On multi-label
-        data a third or more of a batch's pairs share a label, and those constants swamp the real
-        negatives in the denominator and shrink their push (measured on synthetic data, 64 bits,
-        pairflip 0.5: mAP 0.532 / 0.535 with the constants, 0.559 / 0.562 without).
+        the sum. ``"constant"`` is the spec's formula (docs/methods.md) read literally,
+        exp(S~_ij (1 - T_ij) / tau): their logit is fixed at 0, a constant exp(0) = 1 per pair
+        without gradient. On multi-label data a third or more of a batch's pairs share a label,
+        and those constants swamp the real negatives in the denominator and shrink their push
+        (measured on synthetic data, 64 bits, pairflip 0.5: mAP 0.532 / 0.535 with the
+        constants, 0.559 / 0.562 without).
 
     Returns
     -------

@@ -1,7 +1,7 @@
 """The registry of hashing methods: name -> method class (with its settings class).
 
-Adding a method: write one module with a ``HashSettings`` subclass and a ``HashMethod`` subclass,
-then add one line here.
+Adding a method: write one module with a ``HashSettings`` subclass and a ``HashMethod`` subclass
+(which declares its per-sample ``signals``), then add one line here.
 """
 
 from __future__ import annotations
@@ -21,13 +21,10 @@ METHODS: dict[str, type[HashMethod]] = {
     "nrch": NRCHHasher,
 }
 
-# Direction of every per-sample signal a method can return: which end is suspect.
-SIGNAL_DIRECTIONS: dict[str, str] = {
-    "rshnl_hardness": "high_is_suspect",
-    "rshnl_weight": "low_is_suspect",
-    "scbch_reliability": "low_is_suspect",
-    "nrch_clean_posterior": "low_is_suspect",
-}
+
+def list_methods() -> dict[str, str]:
+    """Every registered method -> the first line of its class docstring (for help texts)."""
+    return {name: (cls.__doc__ or name).strip().splitlines()[0] for name, cls in METHODS.items()}
 
 
 def method_class(name: str) -> type[HashMethod]:

@@ -1,4 +1,4 @@
-"""NRCH: Robust Contrastive Hashing + Dynamic Noise Separator (ACM MM 2024), per METHODS.md.
+"""NRCH: Robust Contrastive Hashing + Dynamic Noise Separator (ACM MM 2024), per docs/methods.md.
 
 Signal: ``nrch_clean_posterior`` (N,), the DNS posterior of the low-loss Gaussian component;
 low = suspect. Label evidence: (N, C) prototype residuals (1 - h1.tanh W_c)^2 + (1 - h2.tanh W_c)^2;
@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from hashing.base import HashMethod, HashSettings, OptimizerName, zero_loss
+from hashing.base import HashMethod, HashSettings, OptimizerName, Signal, zero_loss
 from hashing.losses import (
     SharedPairs,
     prototype_loss,
@@ -49,7 +49,7 @@ class NRCHSettings(HashSettings):
     threshold_schedule : ``"ramp"`` (paper: rise from 0 to xi over ``ramp_epochs``) or
         ``"constant"`` (reference code: xi straight after the warm-up).
     ramp_epochs : epochs the ramp takes to reach xi.
-    shared_pairs : ``"excluded"`` (default) or ``"constant"`` (METHODS.md's formula read
+    shared_pairs : ``"excluded"`` (default) or ``"constant"`` (docs/methods.md's formula read
         literally): how pairs sharing a noisy label leave the contrastive sum; see
         ``hashing.losses.robust_contrastive_direction``.
     prototype_lr : step size of the class prototypes (the towers use ``lr``). The prototype loss
@@ -79,7 +79,13 @@ class NRCHHasher(HashMethod):
 
     name: ClassVar[str] = "nrch"
     settings_class: ClassVar[type[HashSettings]] = NRCHSettings
-    signal_names: ClassVar[tuple[str, ...]] = ("nrch_clean_posterior",)
+    signals: ClassVar[tuple[Signal, ...]] = (
+        Signal(
+            "nrch_clean_posterior",
+            "low_is_suspect",
+            "posterior of the clean component of the prototype-loss mixture",
+        ),
+    )
     evidence_high_means_present: ClassVar[bool | None] = False
     settings: NRCHSettings
 

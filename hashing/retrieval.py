@@ -64,8 +64,6 @@ DEFAULT_MEMORY_BUDGET_BYTES = 256 * 1024**2
 BYTES_PER_PAIR = 16
 
 _BITS_PER_WORD = 64
-# Byte-wise popcount table, used only when numpy < 2 lacks np.bitwise_count.
-_POPCOUNT_BYTE = np.array([bin(value).count("1") for value in range(256)], dtype=np.uint8)
 
 
 # --------------------------------------------------------------------------------------------
@@ -688,9 +686,9 @@ def _hamming_into(
             query_words[:, word : word + 1], db_words[:, word][None, :], out=workspace.scratch
         )
         if workspace.bit_counts is None:  # a single word
-            _popcount_u64_into(workspace.scratch, distances)
+            np.bitwise_count(workspace.scratch, out=distances)
             return distances
-        _popcount_u64_into(workspace.scratch, workspace.bit_counts)
+        np.bitwise_count(workspace.scratch, out=workspace.bit_counts)
         if word == 0:
             np.copyto(distances, workspace.bit_counts)
         else:
@@ -747,21 +745,6 @@ def _pack_label_bits(hot: NDArray[np.bool_], word_bits: int) -> NDArray[np.unsig
     padded[:, :n_classes] = hot
     packed_bytes = np.ascontiguousarray(np.packbits(padded, axis=1, bitorder="little"))
     return packed_bytes.view(np.dtype(f"u{word_bits // 8}"))
-
-
-def _popcount_u64_into(words: NDArray[np.uint64], out: NDArray[np.unsignedinteger]) -> None:
-    """Set bits of each uint64 element, written into ``out`` (same shape)."""
-    bitwise_count = getattr(np, "bitwise_count", None)  # numpy >= 2
-    if bitwise_count is not None:
-        bitwise_count(words, out=out)
-    else:
-        out[...] = _popcount_u64_table(words)
-
-
-def _popcount_u64_table(words: NDArray[np.uint64]) -> NDArray[np.uint8]:
-    """Fallback popcount for numpy < 2: sum of a byte lookup table over the 8 bytes."""
-    per_byte = _POPCOUNT_BYTE[np.ascontiguousarray(words).view(np.uint8)]
-    return per_byte.reshape(*words.shape, 8).sum(axis=-1, dtype=np.uint8)
 
 
 def _distance_dtype(n_bits: int) -> type[np.unsignedinteger]:

@@ -1,5 +1,5 @@
 """RSHNL: Contrastive Hashing + Center Aggregation + Noise-tolerant Self-paced Hashing (AAAI 2025),
-per METHODS.md.
+per docs/methods.md.
 
 Signals: ``rshnl_hardness`` (N,), l_i = g(p1_i) + g(p2_i) averaged over the last
 ``signal_average_epochs`` epochs, high = suspect; ``rshnl_weight`` (N,), the self-paced weight v_i
@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hashing.base import EpochRecord, HashMethod, HashSettings
+from hashing.base import EpochRecord, HashMethod, HashSettings, Signal
 from hashing.losses import (
     SelfPacedVariant,
     center_hardness,
@@ -82,7 +82,14 @@ class RSHNLHasher(HashMethod):
 
     name: ClassVar[str] = "rshnl"
     settings_class: ClassVar[type[HashSettings]] = RSHNLSettings
-    signal_names: ClassVar[tuple[str, ...]] = ("rshnl_hardness", "rshnl_weight")
+    signals: ClassVar[tuple[Signal, ...]] = (
+        Signal(
+            "rshnl_hardness",
+            "high_is_suspect",
+            "robust loss of the given labels, averaged over the last epochs",
+        ),
+        Signal("rshnl_weight", "low_is_suspect", "self-paced weight at the end of training"),
+    )
     evidence_high_means_present: ClassVar[bool | None] = True
     settings: RSHNLSettings
 

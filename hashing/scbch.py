@@ -1,5 +1,5 @@
 """SCBCH: Cross-modal Semantic-Consistent Classification + Bidirectional Soft Contrastive Hashing
-(arXiv 2511.07780), per METHODS.md.
+(arXiv 2511.07780), per docs/methods.md.
 
 Signal: ``scbch_reliability`` (N,), r_i = gamma + (1 - gamma) cos(y_i, q_i) in [gamma, 1];
 low = suspect. Label evidence: (N, C) neighbour soft labels q_i; HIGH means the label is likely
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from hashing.base import HashMethod, HashSettings
+from hashing.base import HashMethod, HashSettings, Signal
 from hashing.losses import bidirectional_soft_contrastive_loss, quantization_sign, weighted_bce
 from hashing.neighbours import DEFAULT_NPROBE, INDEX_MIN_ROWS
 from hashing.networks import init_linear_
@@ -68,7 +68,13 @@ class SCBCHHasher(HashMethod):
 
     name: ClassVar[str] = "scbch"
     settings_class: ClassVar[type[HashSettings]] = SCBCHSettings
-    signal_names: ClassVar[tuple[str, ...]] = ("scbch_reliability",)
+    signals: ClassVar[tuple[Signal, ...]] = (
+        Signal(
+            "scbch_reliability",
+            "low_is_suspect",
+            "agreement of the labels with cross-modal neighbours in code space",
+        ),
+    )
     evidence_high_means_present: ClassVar[bool | None] = True
     settings: SCBCHSettings
 

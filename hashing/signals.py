@@ -17,12 +17,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from hashing.neighbours import (
-    DEFAULT_NPROBE,
-    INDEX_MIN_ROWS,
-    approximate_neighbours,
-    use_index,
-)
+from hashing.neighbours import DEFAULT_NPROBE, INDEX_MIN_ROWS, nearest_neighbours
 
 ThresholdSchedule = Literal["ramp", "constant"]
 
@@ -196,17 +191,17 @@ def two_view_knn(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """k nearest neighbours of every row by the cosine similarity averaged over both views.
 
-    s_ij = (cos(h1_i, h1_j) + cos(h2_i, h2_j)) / 2, self excluded. Below ``index_min_rows`` rows
-    the search is exact: query rows are processed in blocks against all rows, so memory is
-    O(block_rows * N), never O(N^2), and time O(N^2 K). From ``index_min_rows`` rows on it is
-    approximate: s_ij is the inner product of the rows [h1 / |h1|, h2 / |h2|] / sqrt(2), searched
-    with ``hashing.neighbours.approximate_neighbours`` (time about O(N^1.5 K)).
+    s_ij = (cos(h1_i, h1_j) + cos(h2_i, h2_j)) / 2, self excluded: the inner product of the rows
+    [h1 / |h1|, h2 / |h2|] / sqrt(2), searched by :func:`hashing.neighbours.nearest_neighbours`
+    (exact below ``index_min_rows`` rows, time O(N^2 K), ties by lower row index; approximate
+    from there on, time about O(N^1.5 K)).
 
     Parameters
     ----------
     codes_image, codes_text : (N, K) codes (any norm; they are L2-normalised here).
     k : neighbours per row (clipped to N - 1).
-    block_rows : query rows per block of the exact search; default ``default_block_rows(N)``.
+    block_rows : query rows per slab of the exact re-search of tied rows; default
+        ``default_block_rows(N)``.
     index_min_rows : row count from which the index is used; None = always exact.
     nprobe, seed : lists probed per query and k-means seed of the index.
 
@@ -219,30 +214,22 @@ def two_view_knn(
     if n_rows < 2:
         raise ValueError("two_view_knn needs at least two rows")
     k = min(k, n_rows - 1)
-    block = block_rows or default_block_rows(n_rows)
     image = torch.nn.functional.normalize(codes_image.float(), dim=1)
     text = torch.nn.functional.normalize(codes_text.float(), dim=1)
-    if use_index(n_rows, index_min_rows):
-        joint = torch.cat([image, text], dim=1).mul_(0.5**0.5)
-        found, found_similarities = approximate_neighbours(
-            joint.cpu().numpy(), k, nprobe=nprobe, seed=seed
-        )
-        return (
-            torch.from_numpy(found).to(image.device),
-            torch.from_numpy(found_similarities).to(image.device),
-        )
-    indices = torch.empty((n_rows, k), dtype=torch.int64, device=image.device)
-    similarities = torch.empty((n_rows, k), dtype=torch.float32, device=image.device)
-    for start in range(0, n_rows, block):
-        stop = min(n_rows, start + block)
-        slab = image[start:stop] @ image.T
-        slab.addmm_(text[start:stop], text.T).mul_(0.5)
-        rows = torch.arange(stop - start, device=image.device)
-        slab[rows, rows + start] = float("-inf")  # a row is not its own neighbour
-        top = torch.topk(slab, k, dim=1)
-        indices[start:stop] = top.indices
-        similarities[start:stop] = top.values
-    return indices, similarities
+    # The inner product of the joint rows is (cos(h1_i, h1_j) + cos(h2_i, h2_j)) / 2.
+    joint = torch.cat([image, text], dim=1).mul_(0.5**0.5)
+    found, found_similarities = nearest_neighbours(
+        joint.detach().cpu().numpy(),
+        k,
+        block_rows=block_rows or default_block_rows(n_rows),
+        index_min_rows=index_min_rows,
+        nprobe=nprobe,
+        seed=seed,
+    )
+    return (
+        torch.from_numpy(found).to(image.device),
+        torch.from_numpy(found_similarities).to(image.device),
+    )
 
 
 def neighbour_soft_labels(

@@ -22,7 +22,7 @@ import auditor.embed
 from auditor.dataset import DataError
 from auditor.embed import embed_table
 from auditor.encoders import make_encoder
-from hashing.distributed import distributed_from_env
+from hashing.runtime.distributed import distributed_from_env
 
 BROKEN_ROWS = (1, 6)
 N_ROWS = 8

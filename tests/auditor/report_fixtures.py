@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from auditor.inject import with_noise
 from auditor.io import dataset_to_table, read_dataset
-from auditor.scan import ScanSettings, run_scan, write_scan
+from auditor.scanning import ScanSettings, run_scan, write_scan
 from auditor.synth import SynthSettings, make_synthetic
 
 # Baselines only: a scan of 200 audited rows in about a second.

@@ -1,4 +1,5 @@
-"""Baselines: the out-of-fold probe, cleanlab's scores and the blocked kNN vote."""
+"""Baselines: the out-of-fold probe, cleanlab's scores and the kNN vote; their quality floors
+run the very detectors the scan runs (:data:`auditor.detectors.DETECTORS`)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,9 @@ from cleanlab.multilabel_classification.rank import (
     get_label_quality_scores_per_class,
 )
 
-from auditor import knn, probe
-from auditor.baselines import (
-    cleanlab_baseline,
-    cleanlab_scores,
-    knn_baseline,
-    multi_hot_to_lists,
-)
+from auditor import probe
+from auditor.baselines import cleanlab_scores, multi_hot_to_lists
+from auditor.detectors import DETECTORS, DetectorInput, KnnDetector
 from auditor.knn import (
     knn_features,
     knn_vote,
@@ -30,6 +27,7 @@ from auditor.metrics import auroc, average_precision, suspicion_from_quality
 from auditor.noise import NoiseResult, inject_noise
 from auditor.probe import fit_linear_probe, fold_assignment, out_of_fold_probabilities
 from auditor.synth import SyntheticData, SynthSettings, make_synthetic
+from hashing import neighbours
 
 N_ROWS, N_CLASSES = 1500, 12
 
@@ -41,6 +39,18 @@ def data() -> SyntheticData:
 
 def pairflip(data: SyntheticData, rate: float) -> NoiseResult:
     return inject_noise(data.labels, np.ones(N_ROWS, bool), "pairflip", rate, seed=0)
+
+
+def detector_scores(
+    detector: Any, data: SyntheticData, labels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run a scan detector on every row: its one row signal and its per-cell quality (the
+    presence of the given value of each cell: p where given, 1 − p where absent)."""
+    found = detector.run(
+        DetectorInput(data.image, data.text, labels, seed=0, device=None, epochs={}, bits=64), None
+    )
+    (row,) = found.signals.values()
+    return row, vote_cell_quality(labels, found.presence)
 
 
 def small_problem(seed: int, n_rows: int = 120, n_classes: int = 4) -> tuple[np.ndarray, ...]:
@@ -186,7 +196,7 @@ def test_cleanlab_baseline_detects_pairflip_noise(
     data: SyntheticData, rate: float, row_floor: float, ap_floor: float, cell_floor: float
 ) -> None:
     noise = pairflip(data, rate)
-    row, cell = cleanlab_baseline(data.image, data.text, noise.noisy_labels, seed=0)
+    row, cell = detector_scores(DETECTORS["cleanlab"], data, noise.noisy_labels)
     assert auroc(noise.noisy_rows, suspicion_from_quality(row)) > row_floor
     assert average_precision(noise.noisy_rows, suspicion_from_quality(row)) > ap_floor
     assert auroc(noise.noisy_cells.ravel(), suspicion_from_quality(cell).ravel()) > cell_floor
@@ -281,17 +291,30 @@ def test_knn_features_weigh_the_views_equally() -> None:
 
 
 def test_knn_search_never_builds_an_n_by_n_block(monkeypatch: pytest.MonkeyPatch) -> None:
-    widths: list[tuple[int, int]] = []
-    real_top_k = knn._top_k_block
+    # faiss returns (queries, k + 1 + 2) candidates per call; rows tied at the k-th place are
+    # searched again in (block_size, N) slabs. ±1 rows in 4 dimensions: almost every row ties.
+    searched: list[tuple[int, int]] = []
+    slabs: list[int] = []
+    real_search, real_exact = neighbours._flat_search, neighbours._exact_rows
 
-    def spy(similarity: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
-        widths.append(tuple(similarity.shape))
-        return real_top_k(similarity, k)
+    def search_spy(index: Any, queries: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+        similarity, found = real_search(index, queries, count)
+        searched.append(found.shape)
+        return similarity, found
 
-    monkeypatch.setattr(knn, "_top_k_block", spy)
-    nearest_neighbours(np.random.default_rng(9).standard_normal((300, 4)), k=3, block_size=64)
-    assert widths and all(rows <= 64 and cols == 300 for rows, cols in widths)
-    assert sum(rows for rows, _ in widths) == 300
+    def exact_spy(unit: np.ndarray, rows: np.ndarray, k: int, block_rows: int) -> Any:
+        slabs.append(block_rows)
+        return real_exact(unit, rows, k, block_rows)
+
+    monkeypatch.setattr(neighbours, "SEARCH_ROWS", 128)
+    monkeypatch.setattr(neighbours, "_flat_search", search_spy)
+    monkeypatch.setattr(neighbours, "_exact_rows", exact_spy)
+    features = np.random.default_rng(9).choice([-1.0, 1.0], size=(300, 4))
+    got, _ = nearest_neighbours(features, k=3, block_size=64)
+    assert searched == [(128, 6), (128, 6), (44, 6)]
+    assert slabs == [64]
+    expected, _ = dense_reference_neighbours(features, 3)
+    np.testing.assert_array_equal(got, expected)
 
 
 @pytest.mark.parametrize(
@@ -304,7 +327,7 @@ def test_knn_vote_detects_pairflip_noise(
     data: SyntheticData, rate: float, row_floor: float, ap_floor: float, cell_floor: float
 ) -> None:
     noise = pairflip(data, rate)
-    row, cell = knn_baseline(data.image, data.text, noise.noisy_labels, k=20)
+    row, cell = detector_scores(KnnDetector(k=20), data, noise.noisy_labels)
     assert auroc(noise.noisy_rows, suspicion_from_quality(row)) > row_floor
     assert average_precision(noise.noisy_rows, suspicion_from_quality(row)) > ap_floor
     assert auroc(noise.noisy_cells.ravel(), suspicion_from_quality(cell).ravel()) > cell_floor

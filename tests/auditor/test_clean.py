@@ -1,4 +1,4 @@
-"""`auditor.clean`: each strategy changes exactly what it claims, on a real audit of seeded data."""
+"""`auditor.cleaning`: each strategy changes exactly what it claims, on a real seeded audit."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from auditor.clean import (
+from auditor.cleaning import (
     CHANGES_COLUMN,
     Budget,
     CleanSettings,
@@ -34,7 +34,7 @@ from auditor.io import (
     read_provenance,
     write_table_atomic,
 )
-from auditor.scan import ScanSettings, run_scan, write_scan
+from auditor.scanning import ScanSettings, run_scan, write_scan
 from auditor.synth import SynthSettings, make_synthetic
 
 SCAN = ScanSettings(methods=(), epochs=1)  # baselines only: a real audit in about 2 s

@@ -41,7 +41,7 @@ def test_mirflickr_protocol_split_and_classes(stand_in_xall: Path) -> None:
     assert dataset.text is not None and dataset.text.shape == (20015, 1386)
     assert dataset.image is not None and dataset.image.shape == (20015, 8)
     assert dataset.clean_labels is None
-    # The README's check of the column order: every 'dog' row is also an 'animals' row.
+    # docs/commands.md's check of the column order: every 'dog' row is also an 'animals' row.
     dog, animals = MIRFLICKR_CLASSES.index("dog"), MIRFLICKR_CLASSES.index("animals")
     dogs = dataset.labels[:, dog] == 1
     assert dataset.labels[dogs, animals].mean() > 0.99

@@ -13,6 +13,8 @@ from conftest import small_table, write
 
 from auditor.dataset import ColumnNames, DataError
 from auditor.io import (
+    MARKER_FILE,
+    atomic_output_dir,
     dataset_to_table,
     make_provenance,
     read_dataset,
@@ -105,7 +107,7 @@ def test_failed_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert list(tmp_path.iterdir()) == []
 
 
-# One case per bad input of DESIGN.md: (how to break the table, column, row, message fragment).
+# One case per bad input of docs/design.md: (how to break the table, column, row, message fragment).
 BAD_INPUTS = {
     "unknown column": (lambda t: t.drop_columns(["labels"]), "labels", None, "no such column"),
     "wrong labels type": (
@@ -257,3 +259,28 @@ def test_renamed_columns(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no such column") as caught:
         read_dataset(tmp_path / "d.parquet")
     assert caught.value.column == "labels"
+
+
+def test_atomic_output_dir_keeps_a_folder_that_became_the_users_during_the_run(
+    tmp_path: Path,
+) -> None:
+    """The check before the work is repeated before the rename: a folder someone put files
+    into meanwhile is kept, and the new outputs are removed instead."""
+    out = tmp_path / "out"
+    with pytest.raises(DataError, match="did not write"), atomic_output_dir(out, "scan") as folder:
+        (folder / "result.json").write_text("{}")
+        out.mkdir()
+        (out / "precious.txt").write_text("mine")
+    assert (out / "precious.txt").read_text() == "mine"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out"]
+
+
+def test_atomic_output_dir_marks_and_replaces_only_its_own_command(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    for _ in range(2):
+        with atomic_output_dir(out, "train") as folder:
+            (folder / "metrics.json").write_text("{}")
+    assert json.loads((out / MARKER_FILE).read_text())["files"] == ["metrics.json"]
+    with pytest.raises(DataError, match="audit train"), atomic_output_dir(out, "scan"):
+        pass
+    assert sorted(path.name for path in out.iterdir()) == [MARKER_FILE, "metrics.json"]

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from auditor.clean import STRATEGIES
+from auditor.cleaning import STRATEGIES
 from auditor.dataset import DataError
 from auditor.inject import with_noise
 from auditor.loop import NOISY, ORACLE, LoopSettings, run_loop, write_retrieval_json
-from auditor.scan import ScanSettings
+from auditor.scanning import ScanSettings
 from auditor.synth import SynthSettings, make_synthetic
 from auditor.train import random_ranking_map
 

@@ -11,7 +11,6 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from auditor.metrics import (
     auroc,
     average_precision,
-    average_ranks,
     budget_key,
     budget_size,
     detection_report,
@@ -68,16 +67,6 @@ def test_perfect_and_reversed_rankings() -> None:
     assert auroc(truth, score) == 1.0
     assert auroc(truth, -score) == 0.0
     assert average_precision(truth, score) == 1.0
-
-
-def test_average_ranks_match_a_loop() -> None:
-    values = np.array([3.0, 1.0, 3.0, 2.0, 3.0, 1.0])
-    expected = []
-    for value in values:
-        below = sum(v < value for v in values)
-        equal = sum(v == value for v in values)
-        expected.append(below + (equal + 1) / 2)
-    np.testing.assert_array_equal(average_ranks(values), expected)
 
 
 def test_quality_to_suspicion_reverses_the_ranking() -> None:

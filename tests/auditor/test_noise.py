@@ -1,4 +1,4 @@
-"""Noise protocols: each checked exactly against what METHODS.md and the README promise."""
+"""Noise protocols: each checked exactly against what docs/methods.md and the README promise."""
 
 from __future__ import annotations
 

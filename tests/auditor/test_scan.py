@@ -10,7 +10,7 @@ import pytest
 
 from auditor.dataset import AuditDataset, DataError
 from auditor.inject import with_noise
-from auditor.scan import FUSED, ScanSettings, run_scan, write_scan
+from auditor.scanning import FUSED, ScanSettings, run_scan, write_scan
 from auditor.synth import SynthSettings, make_synthetic
 
 SETTINGS = ScanSettings(epochs=4, seed=0)
@@ -102,7 +102,7 @@ def test_too_few_rows_is_an_input_error() -> None:
 
 
 def test_failed_scan_leaves_no_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import auditor.scan as scan_module
+    import auditor.audit_files as audit_files
 
     dataset = noisy_dataset(rows=400)
     settings = ScanSettings(methods=(), epochs=1)
@@ -111,7 +111,7 @@ def test_failed_scan_leaves_no_output(tmp_path: Path, monkeypatch: pytest.Monkey
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise OSError("disk full")
 
-    monkeypatch.setattr(scan_module, "write_json_atomic", broken)
+    monkeypatch.setattr(audit_files, "write_json_atomic", broken)
     with pytest.raises(OSError):
         write_scan(scan, tmp_path / "audit", settings, source=None)
     assert list(tmp_path.iterdir()) == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import tracemalloc
 from dataclasses import fields
 
@@ -203,12 +202,6 @@ def test_neither_view_alone_is_enough() -> None:
     image_auroc, text_auroc = scores["image"][0], scores["text"][0]
     assert image_auroc[image_clear].mean() >= text_auroc[image_clear].mean() + 0.06
     assert text_auroc[text_clear].mean() >= image_auroc[text_clear].mean() + 0.06
-
-
-def test_generation_is_fast() -> None:
-    start = time.perf_counter()
-    make_synthetic(SynthSettings())
-    assert time.perf_counter() - start < 3.0  # measured 0.15 s for 10k rows
 
 
 def test_200k_rows_fit_in_modest_memory() -> None:

@@ -45,6 +45,7 @@ def test_scan_json_summary_and_files(noisy_file: Path, tmp_path: Path) -> None:
     assert {"label_quality", "cleanlab_quality", "knn_vote"} <= set(summary["detection"])
     assert summary["detection"]["label_quality"]["auroc"] > 0.75
     assert sorted(p.name for p in out.iterdir()) == [
+        ".hashaudit",
         "audit.parquet",
         "label_issues.parquet",
         "report.html",

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from hashing.base import HashSettings
-from hashing.distributed import distributed_from_env
 from hashing.hasher import CrossModalHasher
 from hashing.methods import default_settings
+from hashing.runtime.distributed import distributed_from_env
 
 METHODS = ("plain", "rshnl", "scbch", "nrch")
 N_ROWS = 245  # with batch 50: four batches of 50 and one of 45, split 23/22 across two ranks

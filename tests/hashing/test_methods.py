@@ -14,17 +14,13 @@ from scipy.stats import rankdata
 
 from auditor.noise import inject_noise
 from auditor.synth import SynthSettings, make_synthetic
-from hashing import (
-    METHODS,
-    SIGNAL_DIRECTIONS,
-    CrossModalHasher,
-    HashSettings,
-    NRCHSettings,
-    RSHNLSettings,
-    SCBCHSettings,
-    default_settings,
-)
+from hashing.base import HashSettings
+from hashing.hasher import CrossModalHasher
+from hashing.methods import METHODS, default_settings
+from hashing.nrch import NRCHSettings
 from hashing.retrieval import label_relevance, mean_average_precision
+from hashing.rshnl import RSHNLSettings
+from hashing.scbch import SCBCHSettings
 
 EXPECTED_SIGNALS = {
     "plain": set(),
@@ -40,6 +36,11 @@ def auroc(suspicion: np.ndarray, is_noisy: np.ndarray) -> float:
     ranks = rankdata(suspicion)
     n_noisy, n_clean = int(is_noisy.sum()), int((~is_noisy).sum())
     return float((ranks[is_noisy].sum() - n_noisy * (n_noisy + 1) / 2) / (n_noisy * n_clean))
+
+
+SIGNAL_DIRECTIONS = {
+    signal.name: signal.direction for cls in METHODS.values() for signal in cls.signals
+}
 
 
 def suspicion(name: str, values: np.ndarray) -> np.ndarray:

@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 from hashing.retrieval import (
-    _popcount_u64_table,
     average_precision_per_query,
     default_chunk_size,
     evaluate_retrieval,
@@ -305,14 +304,6 @@ def test_pack_codes_agrees_across_input_kinds() -> None:
     np.testing.assert_array_equal(pack_codes(signs.astype(np.int64)), expected)
     with pytest.raises(ValueError, match="bool"):
         pack_codes((signs > 0).astype(np.uint8))
-
-
-def test_table_popcount_matches_bitwise_count() -> None:
-    rng = np.random.default_rng(3)
-    words = rng.integers(0, np.iinfo(np.uint64).max, size=(6, 9), dtype=np.uint64, endpoint=True)
-    words[0, 0] = 0
-    words[0, 1] = np.iinfo(np.uint64).max
-    np.testing.assert_array_equal(_popcount_u64_table(words), np.bitwise_count(words))
 
 
 # ------------------------------------------------------------------------------------------

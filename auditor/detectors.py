@@ -1,4 +1,4 @@
-"""The registry of signals and of the detectors that produce them.
+"""The registry of detectors and of the signals they produce (``list_detectors()``).
 
 A *detector* is one source of evidence run once per scan: a hashing method (RSHNL, SCBCH, NRCH,
 trained on the audited rows), cleanlab on out-of-fold probe probabilities, or the training-free
@@ -6,8 +6,11 @@ kNN vote. It returns one or more per-row *signals* and, optionally, a per-cell *
 matrix: for every (row, class), evidence that the class truly applies (higher = more likely
 present). Every signal states its direction; the fusion turns all of them into suspicion.
 
-Adding a detector touches this file only: write a class with ``name``, ``signals`` and ``run``,
-and add one line to ``DETECTORS``.
+A hashing method declares its signals (name, direction, meaning) and its per-cell evidence on
+its class (:class:`hashing.base.HashMethod`); :class:`HasherDetector` reads them from there, so
+every method with signals in :data:`hashing.methods.METHODS` is a detector. Adding another
+detector touches this file only: write a class with ``name``, ``signals`` and ``run``, and add
+one line to ``DETECTORS``. The tests' quality floors run these same detectors.
 """
 
 from __future__ import annotations
@@ -15,17 +18,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
 import numpy as np
 
+from auditor.audit_files import LOW_IS_SUSPECT, Direction
 from auditor.baselines import cleanlab_scores
 from auditor.knn import DEFAULT_K, knn_features, knn_vote
 from auditor.probe import out_of_fold_probabilities
 from hashing.hasher import CrossModalHasher, ProgressCallback
-from hashing.methods import SIGNAL_DIRECTIONS, default_settings
-
-Direction = Literal["low_is_suspect", "high_is_suspect"]
+from hashing.methods import METHODS, default_settings
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ class Detector(Protocol):
 
 # Epochs of each hasher in a scan: enough for the per-sample signals to separate (they are read
 # from training, not from converged retrieval models), short enough that a 10,000-row scan with
-# all three stays within a few minutes on a 2-core CPU. Measured in the README's scan benchmark.
+# all three stays within a few minutes on a 2-core CPU. Measured in docs/benchmarks.md.
 SCAN_EPOCHS = {"rshnl": 20, "scbch": 20, "nrch": 30}
 
 
@@ -100,7 +102,14 @@ class HasherDetector:
     """A noise-robust hashing method trained on the audited rows; its per-sample signals."""
 
     name: str
-    signals: tuple[SignalSpec, ...]
+
+    @property
+    def signals(self) -> tuple[SignalSpec, ...]:
+        """The signals the method's class declares (:attr:`hashing.base.HashMethod.signals`)."""
+        return tuple(
+            SignalSpec(signal.name, signal.direction, self.name, signal.meaning)
+            for signal in METHODS[self.name].signals
+        )
 
     def run(self, data: DetectorInput, progress: ProgressCallback | None) -> DetectorOutput:
         started = time.perf_counter()
@@ -128,7 +137,7 @@ class CleanlabDetector:
     signals: tuple[SignalSpec, ...] = (
         SignalSpec(
             "cleanlab_quality",
-            "low_is_suspect",
+            LOW_IS_SUSPECT,
             "cleanlab",
             "cleanlab multi-label label quality (EMA over classes), out-of-fold probe",
         ),
@@ -157,7 +166,7 @@ class KnnDetector:
     signals: tuple[SignalSpec, ...] = (
         SignalSpec(
             "knn_vote",
-            "low_is_suspect",
+            LOW_IS_SUSPECT,
             "knn",
             "agreement of the labels with the k nearest neighbours' labels",
         ),
@@ -171,7 +180,6 @@ class KnnDetector:
             knn_features(data.image, data.text),
             data.labels,
             k=k,
-            device=data.device,
             seed=data.seed,
         )
         if progress is not None:
@@ -179,51 +187,24 @@ class KnnDetector:
         return DetectorOutput({"knn_vote": row_score}, votes, time.perf_counter() - started)
 
 
-def _hasher_signal(name: str, detector: str, meaning: str) -> SignalSpec:
-    direction = SIGNAL_DIRECTIONS[name]
-    assert direction in ("low_is_suspect", "high_is_suspect")
-    return SignalSpec(name, direction, detector, meaning)  # type: ignore[arg-type]
-
+HASHER_DETECTORS = tuple(name for name, method in METHODS.items() if method.signals)
+"""Every hashing method with per-sample signals, in registry order (rshnl, scbch, nrch)."""
+BASELINE_DETECTORS = ("cleanlab", "knn")
 
 DETECTORS: dict[str, Detector] = {
-    "rshnl": HasherDetector(
-        "rshnl",
-        (
-            _hasher_signal(
-                "rshnl_hardness",
-                "rshnl",
-                "robust loss of the given labels, averaged over the last epochs",
-            ),
-            _hasher_signal("rshnl_weight", "rshnl", "self-paced weight at the end of training"),
-        ),
-    ),
-    "scbch": HasherDetector(
-        "scbch",
-        (
-            _hasher_signal(
-                "scbch_reliability",
-                "scbch",
-                "agreement of the labels with cross-modal neighbours in code space",
-            ),
-        ),
-    ),
-    "nrch": HasherDetector(
-        "nrch",
-        (
-            _hasher_signal(
-                "nrch_clean_posterior",
-                "nrch",
-                "posterior of the clean component of the prototype-loss mixture",
-            ),
-        ),
-    ),
+    **{name: HasherDetector(name) for name in HASHER_DETECTORS},
     "cleanlab": CleanlabDetector(),
     "knn": KnnDetector(),
 }
 """Every detector by name; a scan runs the hashers it is asked for plus both baselines."""
 
-HASHER_DETECTORS = ("rshnl", "scbch", "nrch")
-BASELINE_DETECTORS = ("cleanlab", "knn")
+
+def list_detectors() -> dict[str, str]:
+    """Every detector -> the signals it writes into ``audit.parquet`` (for help texts)."""
+    return {
+        name: ", ".join(spec.name for spec in detector.signals)
+        for name, detector in DETECTORS.items()
+    }
 
 
 def signal_specs(detectors: tuple[str, ...] | list[str]) -> list[SignalSpec]:

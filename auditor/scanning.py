@@ -21,7 +21,18 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from auditor.dataset import AuditDataset, DataError
+from auditor.audit_files import FUSED, LOW_IS_SUSPECT, TRUTH_COLUMN, write_audit_files
+from auditor.dataset import AuditDataset, DataError, check_classes_learnable
+from auditor.detectors import (
+    BASELINE_DETECTORS,
+    DETECTORS,
+    HASHER_DETECTORS,
+    DetectorInput,
+    DetectorOutput,
+    SignalSpec,
+    run_detectors,
+    signal_specs,
+)
 from auditor.fusion import (
     NOISE_PRIORS,
     NoiseModel,
@@ -34,32 +45,15 @@ from auditor.fusion import (
     suggest_directed_changes,
     suspicion_rank,
 )
-from auditor.io import (
-    atomic_output_dir,
-    make_provenance,
-    multi_hot_to_arrow,
-    write_json_atomic,
-    write_table_atomic,
-)
-from auditor.metrics import detection_report, flag_report
-from auditor.signals import (
-    BASELINE_DETECTORS,
-    DETECTORS,
-    HASHER_DETECTORS,
-    DetectorInput,
-    DetectorOutput,
-    SignalSpec,
-    run_detectors,
-    signal_specs,
-)
+from auditor.io import atomic_output_dir, make_provenance, multi_hot_to_arrow
+from auditor.metrics import detection_report, flag_report, per_class_noise
 from hashing.hasher import MAX_BITS, MIN_BITS, ProgressCallback
 
-FUSED = "label_quality"
 CELL_SIGNAL = "cell_quality"
 """The row score the fused per-cell evidence gives (weakest support × weakest rejection)."""
 CELL_SPEC = SignalSpec(
     CELL_SIGNAL,
-    "low_is_suspect",
+    LOW_IS_SUSPECT,
     "fusion",
     "1 − (rank of the strongest doubt about a given label and rank of the strongest sign of a "
     "missing class, mixed by the estimated direction of the noise), from the fused per-cell "
@@ -82,7 +76,7 @@ class ScanSettings:
     epochs : epochs of every hasher; None = each method's scan default (``SCAN_EPOCHS``).
     seed : seed of every random choice (default 0).
     device : ``cpu``, ``cuda``; None = cuda when present.
-    noise_rate : share of rows to flag as ``is_issue``; None = the estimate (see README).
+    noise_rate : share of rows to flag as ``is_issue``; None = the estimate (docs/design.md).
     noise : the direction of the noise when the user knows it: ``missing`` (tags are only ever
         left out), ``spurious`` (tags are only ever added), ``both``; None = estimated.
     threshold : presence probability below which a given label is suggested for removal and
@@ -199,6 +193,7 @@ def scan_input(dataset: AuditDataset, settings: ScanSettings) -> DetectorInput:
             f"too few rows: {n_rows} train rows, the scan needs at least {settings.min_train_rows}",
             file=dataset.source,
         )
+    check_classes_learnable(dataset.labels[scope], dataset.source)
     return DetectorInput(
         image=dataset.image[scope],
         text=dataset.text[scope],
@@ -353,13 +348,9 @@ def compare_with_truth(
 
 
 # ------------------------------------------------------------------------------------ writing
-AUDIT_FILE = "audit.parquet"
-ISSUES_FILE = "label_issues.parquet"
-SUMMARY_FILE = "summary.json"
-
-
 def audit_table(scan: ScanResult) -> pa.Table:
-    """``audit.parquet``: one row per audited sample, sorted by rank (DESIGN.md)."""
+    """``audit.parquet``: one row per audited sample, sorted by rank (auditor.audit_files;
+    docs/design.md)."""
     order = np.argsort(scan.rank, kind="stable")
     ids = scan.ids[order]
     columns: dict[str, pa.Array] = {
@@ -375,7 +366,7 @@ def audit_table(scan: ScanResult) -> pa.Table:
     for name, values in scan.signals.items():
         columns[name] = pa.array(np.asarray(values, dtype=np.float64)[order])
     if scan.truth_rows is not None:
-        columns["is_noisy"] = pa.array(scan.truth_rows[order])
+        columns[TRUTH_COLUMN] = pa.array(scan.truth_rows[order])
     return pa.table(columns)
 
 
@@ -445,8 +436,9 @@ def noise_model_summary(model: NoiseModel) -> dict[str, Any]:
 
 
 def per_class_summary(scan: ScanResult) -> dict[str, dict[str, Any]]:
-    """``summary.json`` ``per_class``: per class, the given count, the estimated spurious rate
-    (share of its given labels that are wrong), the estimated missing rate (share of its true
+    """``summary.json`` ``per_class`` (added to the suggestion counts of
+    :func:`auditor.metrics.per_class_noise`): per class, the given count, the estimated spurious
+    rate (share of its given labels that are wrong), the estimated missing rate (share of its true
     occurrences left out), the content-free share of its labels (kNN vote floor) and, with the
     truth, the true rates."""
     model = scan.noise_model
@@ -488,13 +480,17 @@ def scan_summary(scan: ScanResult, settings: ScanSettings, source: str | None) -
             for name, spec in scan.specs.items()
         },
         "presence_weights": {name: round(w, 6) for name, w in scan.presence_weights.items()},
+        "per_class": per_class_noise(
+            scan.classes, scan.labels.sum(axis=0), scan.remove.sum(axis=0), scan.add.sum(axis=0)
+        ),
         "timings_seconds": scan.timings,
         "settings": settings.as_dict(),
         "versions": package_versions(),
     }
     if scan.noise_model is not None:
         summary["noise_model"] = noise_model_summary(scan.noise_model)
-        summary["per_class"] = per_class_summary(scan)
+        for name, numbers in per_class_summary(scan).items():
+            summary["per_class"][name].update(numbers)
     if scan.truth_rows is not None and scan.truth_cells is not None:
         summary["true_noise_rate"] = round(float(scan.truth_rows.mean()), 6)
         given = scan.labels.astype(bool)
@@ -518,13 +514,15 @@ def write_scan(
     source: str | None,
     extra_files: Callable[[Path], None] | None = None,
     report: bool = True,
+    source_name: str | None = None,
 ) -> dict[str, Any]:
     """Write the scan's outputs into the folder ``out`` atomically; return the summary.
 
     With ``report`` (default) ``report.html`` is built inside the folder before it is renamed
-    into place, so a failed report leaves no folder either.
+    into place, so a failed report leaves no folder either. ``source_name``: the input's path
+    to record when ``source`` is a temporary location (default: ``source``).
     """
-    from auditor.report import build_report  # the report reads this module's names
+    from auditor.report import build_report  # matplotlib and jinja2 only when a report is made
 
     provenance = make_provenance(
         "scan",
@@ -533,14 +531,13 @@ def write_scan(
         seed=settings.seed,
         input_path=source,
     )
-    summary = scan_summary(scan, settings, source)
+    if source_name is not None and "input" in provenance:
+        provenance["input"]["path"] = source_name
+    summary = scan_summary(scan, settings, source_name or source)
     summary["input_fingerprint"] = provenance.get("input", {}).get("fingerprint")
-    with atomic_output_dir(out) as folder:
-        write_table_atomic(audit_table(scan), folder / AUDIT_FILE, provenance)
-        write_table_atomic(
-            label_issues_table(scan, settings.review_threshold), folder / ISSUES_FILE, provenance
-        )
-        write_json_atomic(summary, folder / SUMMARY_FILE)
+    with atomic_output_dir(out, "scan", source) as folder:
+        issues = label_issues_table(scan, settings.review_threshold)
+        write_audit_files(folder, audit_table(scan), issues, summary, provenance)
         if extra_files is not None:
             extra_files(folder)
         if report:

@@ -33,19 +33,19 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from auditor.audit_files import AUDIT_COLUMNS, FUSED, ISSUES_COLUMNS, ISSUES_FILE, read_audit
 from auditor.dataset import DEFAULT_COLUMNS, AuditDataset, ColumnNames, DataError
 from auditor.io import (
+    check_output_file,
     dataset_from_table,
     file_fingerprint,
+    labels_to_multi_hot,
     make_provenance,
     multi_hot_to_arrow,
     read_provenance,
     read_table,
-    refuse_overwriting_input,
     require_columns,
-    schema_classes,
     write_table_atomic,
 )
 
@@ -56,18 +56,6 @@ DEFAULT_CONFIDENCE = 0.8
 full scan): suggested cells at error probability ≥ 0.8 are right 64 % of the time against 53 %
 for all suggestions, and applying them raises the share of correct cells; lower it to apply more."""
 CHANGES_COLUMN = "changes"
-AUDIT_COLUMNS = (
-    "id",
-    "rank",
-    "label_quality",
-    "is_issue",
-    "given_labels",
-    "suggested_labels",
-    "labels_to_remove",
-    "labels_to_add",
-)
-ISSUES_COLUMNS = ("id", "class", "error_probability")
-ISSUES_FILE = "label_issues.parquet"
 DROPPED_SUFFIX = ".dropped.parquet"
 
 
@@ -146,6 +134,23 @@ class CleanSettings:
             raise ValueError(f"threshold must be in (0, 1], got {self.threshold}")
         if not 0.0 < self.confidence <= 1.0:
             raise ValueError(f"confidence must be in (0, 1], got {self.confidence}")
+
+    @classmethod
+    def parse(
+        cls,
+        strategy: str,
+        budget: str | float | int | None = None,
+        threshold: float | None = None,
+        confidence: float = DEFAULT_CONFIDENCE,
+    ) -> CleanSettings:
+        """Settings from user-facing values: ``budget`` as ``audit clean --budget`` takes it
+        (``"5%"``, ``0.05``, ``200``; see :func:`parse_budget`). ValueError when out of range."""
+        return cls(
+            strategy=strategy,
+            budget=None if budget is None else parse_budget(budget),
+            threshold=threshold,
+            confidence=confidence,
+        )
 
     @property
     def selection(self) -> str:
@@ -305,7 +310,7 @@ class CleanResult:
     labels : (N, C) uint8 labels after cleaning (dropped rows keep theirs).
     keep : (N,) bool, False for dropped rows. selected : (N,) bool, the rows chosen.
     removed, added : (N, C) bool, the label cells changed.
-    counts : numbers for the user and the provenance (see README, ``audit clean``).
+    counts : numbers for the user and the provenance (see docs/commands.md, ``audit clean``).
     """
 
     labels: np.ndarray
@@ -414,48 +419,6 @@ def truth_accuracy(dataset: AuditDataset, result: CleanResult) -> dict[str, floa
 
 
 # ----------------------------------------------------------------------------- the audit files
-def _label_lists(
-    values: pa.ChunkedArray, classes: Sequence[str], *, file: str | None, column: str
-) -> np.ndarray:
-    """A list<string> (or list<int>) column, empty lists allowed -> (M, C) bool."""
-    array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    if not (pa.types.is_list(array.type) or pa.types.is_large_list(array.type)):
-        raise DataError(
-            f"wrong type {array.type}: expected a list of class names", file=file, column=column
-        )
-    if array.null_count:
-        row = int(np.flatnonzero(array.is_null().to_numpy(zero_copy_only=False))[0])
-        raise DataError("null label list", file=file, column=column, row=row)
-    flat = pc.list_flatten(array)
-    parents = pc.list_parent_indices(array).to_numpy(zero_copy_only=False).astype(np.int64)
-    if flat.null_count:
-        position = int(np.flatnonzero(flat.is_null().to_numpy(zero_copy_only=False))[0])
-        raise DataError(
-            "null entry in the label list", file=file, column=column, row=int(parents[position])
-        )
-    if pa.types.is_integer(flat.type):
-        indices = flat.to_numpy(zero_copy_only=False).astype(np.int64)
-        bad = np.flatnonzero((indices < 0) | (indices >= len(classes)))
-        what = "class number {}"
-    else:
-        position_of = {name: index for index, name in enumerate(classes)}
-        names = flat.to_pylist()
-        indices = np.array([position_of.get(str(name), -1) for name in names], dtype=np.int64)
-        bad = np.flatnonzero(indices < 0)
-        what = "class {!r}"
-    if bad.size:
-        value = flat[int(bad[0])].as_py()
-        raise DataError(
-            f"{what.format(value)} is not one of the dataset's {len(classes)} classes",
-            file=file,
-            column=column,
-            row=int(parents[bad[0]]),
-        )
-    matrix = np.zeros((len(array), len(classes)), dtype=bool)
-    matrix[parents, indices] = True
-    return matrix
-
-
 def _python_ids(ids: np.ndarray) -> list[Any]:
     return ids.tolist()
 
@@ -534,7 +497,8 @@ def align_audit(
         )
 
     def lists(name: str) -> np.ndarray:
-        return _label_lists(audit.column(name), classes, file=file, column=name)
+        values = audit.column(name)
+        return labels_to_multi_hot(values, classes, file=file, column=name, allow_empty=True) > 0
 
     given = lists("given_labels")
     differs = np.flatnonzero((given != dataset.labels[rows].astype(bool)).any(axis=1))
@@ -547,7 +511,7 @@ def align_audit(
             column="given_labels",
             row=int(differs[0]),
         )
-    label_quality = _numbers(audit, "label_quality", np.float64, file)
+    label_quality = _numbers(audit, FUSED, np.float64, file)
     rank = _numbers(audit, "rank", np.int64, file)
     is_issue = _numbers(audit, "is_issue", np.bool_, file)
     error = None
@@ -628,27 +592,15 @@ def _replace_rows(original: pa.ChunkedArray, rows: np.ndarray, values: pa.Array)
     return combined.take(pa.array(indices))
 
 
-def clean_table(
+def relabelled_table(
     table: pa.Table,
     dataset: AuditDataset,
-    audit: AlignedAudit,
-    settings: CleanSettings,
+    result: CleanResult,
     *,
     columns: ColumnNames = DEFAULT_COLUMNS,
-) -> tuple[pa.Table, pa.Table | None, CleanResult]:
-    """Rewrite a data-contract table: labels of changed rows replaced, dropped rows removed,
-    a ``changes`` column added; every other column and row as it was.
-
-    Returns
-    -------
-    cleaned : the table. dropped : for ``drop``, the dropped rows (``id``, ``rank``,
-    ``label_quality``, ``given_labels``), else None. result : the :class:`CleanResult`.
-
-    ``changes`` is ``list<string>``: ``-name`` per label removed, ``+name`` per label added. If
-    the input already has a ``changes`` column (a cleaned file cleaned again) the new changes
-    are appended to it, so it keeps the whole history.
-    """
-    result = clean_arrays(dataset.labels, audit, settings)
+) -> pa.Table:
+    """``table`` with the labels of the changed rows replaced by ``result.labels`` (other rows
+    byte-for-byte as they were) and the ``changes`` column added or extended."""
     changed_rows = np.flatnonzero(result.removed.any(axis=1) | result.added.any(axis=1))
     labels_column = table.column(columns.labels)
     as_indices = pa.types.is_integer(labels_column.type.value_type)
@@ -681,6 +633,31 @@ def clean_table(
         )
     else:
         table = table.append_column(CHANGES_COLUMN, pa.array(changes, type=pa.list_(pa.string())))
+    return table
+
+
+def clean_table(
+    table: pa.Table,
+    dataset: AuditDataset,
+    audit: AlignedAudit,
+    settings: CleanSettings,
+    *,
+    columns: ColumnNames = DEFAULT_COLUMNS,
+) -> tuple[pa.Table, pa.Table | None, CleanResult]:
+    """Rewrite a data-contract table: labels of changed rows replaced, dropped rows removed,
+    a ``changes`` column added; every other column and row as it was.
+
+    Returns
+    -------
+    cleaned : the table. dropped : for ``drop``, the dropped rows (``id``, ``rank``,
+    ``label_quality``, ``given_labels``), else None. result : the :class:`CleanResult`.
+
+    ``changes`` is ``list<string>``: ``-name`` per label removed, ``+name`` per label added. If
+    the input already has a ``changes`` column (a cleaned file cleaned again) the new changes
+    are appended to it, so it keeps the whole history.
+    """
+    result = clean_arrays(dataset.labels, audit, settings)
+    table = relabelled_table(table, dataset, result, columns=columns)
     dropped = None
     if settings.strategy == "drop":
         if not (result.keep & dataset.train_mask).any():
@@ -696,7 +673,7 @@ def clean_table(
             {
                 "id": pa.array(_python_ids(ids)),
                 "rank": pa.array(audit.rank[chosen][order]),
-                "label_quality": pa.array(audit.label_quality[chosen][order]),
+                FUSED: pa.array(audit.label_quality[chosen][order]),
                 "given_labels": multi_hot_to_arrow(audit.given[chosen][order], dataset.classes),
             }
         )
@@ -709,12 +686,6 @@ def dropped_path(out: str | Path) -> Path:
     """The sidecar of dropped rows beside ``out``: ``<out-stem>.dropped.parquet``."""
     out = Path(out)
     return out.with_name(f"{out.stem}{DROPPED_SUFFIX}")
-
-
-def read_audit(path: str | Path) -> tuple[pa.Table, list[str] | None]:
-    """``audit.parquet`` and its class list (from its provenance metadata), if it has one."""
-    table = read_table(path)
-    return table, schema_classes(table.schema)
 
 
 def clean_file(
@@ -740,9 +711,9 @@ def clean_file(
     if settings.strategy == "prune" and issues_path is None:
         issues_path = audit_path.with_name(ISSUES_FILE)
     inputs = (data, audit_path, issues_path)
-    refuse_overwriting_input(out, *inputs)
+    check_output_file(out, "clean", *inputs)
     if sidecar is not None:
-        refuse_overwriting_input(sidecar, *inputs)
+        check_output_file(sidecar, "clean", *inputs)
     table = read_table(data)
     dataset = dataset_from_table(
         table, source=str(data), columns=columns, classes=classes, require_embeddings=False
