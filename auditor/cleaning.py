@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -773,41 +773,3 @@ def clean_file(
         **result.counts,
         **(accuracy or {}),
     }
-
-
-def summary_line(summary: Mapping[str, Any]) -> str:
-    """One sentence of what a cleaning did (for the CLI)."""
-    strategy = summary["strategy"]
-    head = (
-        f"{strategy}: {summary['rows_selected']} of {summary['rows_audited']} audited rows chosen "
-        f"({summary['selection']})"
-    )
-    if strategy == "drop":
-        body = f"{summary['rows_dropped']} rows dropped (listed in {summary['dropped_file']})"
-    else:
-        body = (
-            f"{summary['rows_changed']} rows changed: {summary['labels_removed']} labels removed, "
-            f"{summary['labels_added']} added"
-        )
-        if strategy == "relabel" and summary.get("rows_kept_given_labels"):
-            body += (
-                f"; {summary['rows_kept_given_labels']} rows kept their labels (empty suggestion)"
-            )
-        if strategy == "prune":
-            body += (
-                f"; {summary['cells_below_confidence']} suggested cells below confidence "
-                f"{summary['confidence']:g} left alone"
-            )
-            if summary.get("removals_skipped_to_keep_a_label"):
-                body += (
-                    f", {summary['removals_skipped_to_keep_a_label']} removals skipped to keep a "
-                    "label"
-                )
-    line = f"{head}; {body}. Wrote {summary['output']} ({summary['rows_written']} rows)."
-    if "label_accuracy_before" in summary:
-        line += (
-            f" Train rows whose labels equal clean_labels: {summary['label_accuracy_before']:.3f}"
-            f" before, {summary['label_accuracy_after']:.3f} after"
-            + (" (kept rows)." if strategy == "drop" else ".")
-        )
-    return line

@@ -144,8 +144,9 @@ class AuditDataset:
 
 def check_classes_learnable(labels: np.ndarray, source: str | None) -> None:
     """DataError when the (N, C) train labels cannot be learned from, before any model
-    allocates N x C (or C x C) floats: fewer than 2 classes, more classes than rows, or every
-    row carrying every class (nothing tells the rows apart)."""
+    allocates N x C (or C x C) floats: fewer than 2 classes, more classes than rows, most
+    classes with fewer than 2 rows, or every row carrying every class (nothing tells the rows
+    apart)."""
     n_rows, n_classes = labels.shape
     if n_classes < 2:
         raise DataError(
@@ -155,6 +156,13 @@ def check_classes_learnable(labels: np.ndarray, source: str | None) -> None:
         raise DataError(
             f"{n_classes} classes for {n_rows} train rows: far too many classes to learn from "
             "(most would have no example); merge rare classes or add rows",
+            file=source,
+        )
+    rare = int(np.count_nonzero(labels.sum(axis=0) < 2))
+    if 2 * rare > n_classes:
+        raise DataError(
+            f"{rare} of the {n_classes} classes have fewer than 2 train rows: far too many "
+            "classes for the rows to learn from; merge rare classes or add rows",
             file=source,
         )
     if labels.all():

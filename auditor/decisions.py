@@ -301,14 +301,3 @@ def clean_with_decisions(
         **result.counts,
         **(accuracy or {}),
     }
-
-
-def decisions_summary_line(summary: Mapping[str, Any]) -> str:
-    """One sentence of what applying decisions did (for the CLI)."""
-    return (
-        f"decisions: {summary['decisions_accepted']} accepted, {summary['decisions_rejected']} "
-        f"rejected, {summary['decisions_set']} set on {summary['rows_reviewed']} rows; "
-        f"{summary['rows_changed']} rows changed: {summary['labels_removed']} labels removed, "
-        f"{summary['labels_added']} added. Wrote {summary['output']} ({summary['rows_written']} "
-        "rows)."
-    )

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from auditor.audit_files import METRICS_FILE, MODEL_FILE
 from auditor.dataset import AuditDataset, DataError, check_classes_learnable
+from auditor.io import atomic_output_dir, make_provenance, write_json_atomic
 from hashing.hasher import CrossModalHasher, ProgressCallback
 from hashing.methods import default_settings
 from hashing.retrieval import label_relevance, mean_average_precision
@@ -127,3 +130,55 @@ def random_ranking_map(dataset: AuditDataset) -> float:
     ]
     relevant_share = np.concatenate(shares)
     return float(relevant_share[relevant_share > 0].mean())
+
+
+def training_metrics(
+    dataset: AuditDataset,
+    hasher: CrossModalHasher,
+    scores: RetrievalScores,
+    *,
+    method: str,
+    bits: int,
+    seed: int,
+    epochs: int | None,
+    seconds: float,
+    processes: int = 1,
+    input_path: str | Path | None = None,
+) -> dict[str, Any]:
+    """``metrics.json``: the retrieval scores, the random-ranking floor, what was trained on
+    what, and the provenance (settings, classes, seed, input fingerprint)."""
+    settings = default_settings(method, **({} if epochs is None else {"epochs": epochs}))
+    return {
+        **scores.as_dict(),
+        "map_random_ranking": random_ranking_map(dataset),
+        "method": method,
+        "bits": bits,
+        "seed": seed,
+        "train_rows": int(dataset.train_mask.sum()),
+        "train_seconds": round(seconds, 3),
+        "device": str(hasher.device),
+        "processes": processes,
+        "provenance": make_provenance(
+            "train",
+            settings=settings.to_dict(),
+            classes=dataset.classes,
+            seed=seed,
+            input_path=input_path,
+            bits=bits,
+            method=method,
+        ),
+    }
+
+
+def write_training(
+    out: str | Path,
+    hasher: CrossModalHasher,
+    metrics: dict[str, Any],
+    *inputs: str | Path | None,
+) -> Path:
+    """The folder ``out`` with ``model.pt`` and ``metrics.json``, written atomically (marked as
+    `audit train`'s output, trained on ``inputs``)."""
+    with atomic_output_dir(out, "train", *inputs) as folder:
+        hasher.save(folder / MODEL_FILE)
+        write_json_atomic(metrics, folder / METRICS_FILE)
+    return Path(out)

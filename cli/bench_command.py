@@ -1,4 +1,4 @@
-"""`audit bench --loop`: noisy → scan → clean → retrain, against the clean-label oracle."""
+"""`audit bench`: noisy → scan → clean → retrain, against the clean-label oracle."""
 
 from __future__ import annotations
 
@@ -6,24 +6,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from auditor.audit_files import RETRIEVAL_FILE
 from auditor.cleaning import DEFAULT_CONFIDENCE, STRATEGIES, parse_budget
-from auditor.io import atomic_output_dir, check_output_folder, read_dataset
-from auditor.loop import (
-    DEFAULT_METHODS,
-    NOISY,
-    ORACLE,
-    LoopSettings,
-    gap_closed,
-    write_retrieval_json,
-)
-from auditor.loop import run_loop as run_cleaning_loop
-from auditor.scanning import ScanSettings
 from cli.common import (
+    METHOD_NAMES,
+    SCAN_HASHERS,
     ClassesOption,
     CleanColumn,
+    DeviceOption,
+    EpochsOption,
     IdColumn,
     ImageColumn,
     JsonOption,
@@ -31,18 +22,18 @@ from cli.common import (
     QuietOption,
     SplitColumn,
     TextColumn,
-    check_device,
     check_seed,
     column_names,
     configure_logging,
     emit_json,
     handle_errors,
     parse_classes,
+    parse_methods,
     result_console,
     status,
 )
-from cli.scan_command import parse_methods as scan_methods_option
-from cli.scan_command import stage_progress
+from cli.progress import stage_progress
+from cli.tables import Column, fitted_table
 
 MIN_GAP = 0.005
 """The share of the noisy → oracle gap closed is shown only when the oracle is at least this
@@ -66,14 +57,11 @@ def _fmt(value: float | None) -> str:
 
 def render_loop(payload: dict[str, Any]) -> None:
     """The mAP table (with the share of the noisy → oracle gap closed) and the cleaning table."""
+    from auditor.loop import NOISY, ORACLE, gap_closed
+
+    width = result_console.width
     rows = payload["rows"]
-    table = Table(
-        title="Retrieval mAP@all, retrained on each version of the train labels "
-        "(gap closed: share of the noisy -> oracle gap, i2t / t2i)"
-    )
-    for column in ("method", "labels", "round", "mAP i2t", "mAP t2i", "gap closed", "label acc"):
-        left = column in ("method", "labels")
-        table.add_column(column, justify="left" if left else "right", no_wrap=left)
+    map_rows = []
     for row in rows:
         closed = "–"
         if row["labels"] not in (NOISY, ORACLE):
@@ -81,47 +69,62 @@ def render_loop(payload: dict[str, Any]) -> None:
             closed = " / ".join(
                 "–" if value is None else f"{value:.0%}" for value in shares.values()
             )
-        table.add_row(
-            row["method"],
-            row["labels"],
-            str(row["round"]),
-            f"{row['map_i2t']:.4f}",
-            f"{row['map_t2i']:.4f}",
-            closed,
-            f"{row['label_accuracy']:.3f}",
+        map_rows.append(
+            [
+                row["method"],
+                row["labels"],
+                str(row["round"]),
+                f"{row['map_i2t']:.4f}",
+                f"{row['map_t2i']:.4f}",
+                closed,
+                f"{row['label_accuracy']:.3f}",
+            ]
         )
-    result_console.print(table)
-    cleaning = Table(title="The cleanings (train rows whose labels equal the truth)")
-    for column in (
-        "strategy",
-        "round",
-        "chosen",
-        "changed",
-        "dropped",
-        "train rows",
-        "label acc before",
-        "after",
-        "cell acc before",
-        "after ",
-    ):
-        cleaning.add_column(
-            column, justify="left" if column == "strategy" else "right", no_wrap=True
-        )
+    map_columns = [
+        Column("method"),
+        Column("labels"),
+        Column("round", justify="right", priority=2),
+        Column("mAP i2t", justify="right"),
+        Column("mAP t2i", justify="right"),
+        Column("gap closed", justify="right", priority=1),
+        Column("label acc", justify="right", priority=3),
+    ]
+    title = (
+        "Retrieval mAP@all, retrained on each version of the train labels "
+        "(gap closed: share of the noisy -> oracle gap, i2t / t2i)"
+    )
+    result_console.print(fitted_table(title, map_columns, map_rows, width))
+    cleaning_columns = [
+        Column("strategy"),
+        Column("round", justify="right", priority=5),
+        Column("chosen", justify="right", priority=2),
+        Column("changed", justify="right", priority=3),
+        Column("dropped", justify="right", priority=3),
+        Column("train rows", justify="right", priority=4),
+        Column("label acc before", justify="right"),
+        Column("after", justify="right"),
+        Column("cell acc before", justify="right", priority=1),
+        Column("after ", justify="right", priority=1),
+    ]
+    cleaning_rows = []
     for record in payload["cleaning"]:
         counts = record["counts"]
-        cleaning.add_row(
-            record["strategy"],
-            str(record["round"]),
-            str(counts["rows_selected"]),
-            str(counts["rows_changed"]),
-            str(counts["rows_dropped"]),
-            f"{record['train_rows_before']} → {record['train_rows_after']}",
-            _fmt(record["label_accuracy_before"]),
-            _fmt(record["label_accuracy_after"]),
-            _fmt(record["cell_accuracy_before"]),
-            _fmt(record["cell_accuracy_after"]),
+        cleaning_rows.append(
+            [
+                record["strategy"],
+                str(record["round"]),
+                str(counts["rows_selected"]),
+                str(counts["rows_changed"]),
+                str(counts["rows_dropped"]),
+                f"{record['train_rows_before']} → {record['train_rows_after']}",
+                _fmt(record["label_accuracy_before"]),
+                _fmt(record["label_accuracy_after"]),
+                _fmt(record["cell_accuracy_before"]),
+                _fmt(record["cell_accuracy_after"]),
+            ]
         )
-    result_console.print(cleaning)
+    title = "The cleanings (train rows whose labels equal the truth)"
+    result_console.print(fitted_table(title, cleaning_columns, cleaning_rows, width))
 
 
 @handle_errors
@@ -133,56 +136,44 @@ def bench(
     loop: Annotated[
         bool,
         typer.Option(
-            "--loop",
-            help="Run noisy -> scan -> clean -> retrain and compare mAP with the clean-label "
-            "oracle (the only benchmark this command runs; the others are examples/bench_*.py).",
+            "--loop", hidden=True, help="Accepted for compatibility: the loop is the command."
         ),
     ] = False,
     methods: Annotated[
         str,
-        typer.Option(
-            "--methods",
-            help=f"Hashers to retrain, comma-separated (default: {','.join(DEFAULT_METHODS)}).",
-            show_default=False,
-        ),
-    ] = ",".join(DEFAULT_METHODS),
+        typer.Option("--methods", help="Hashers to retrain, comma-separated."),
+    ] = ",".join(METHOD_NAMES),
     strategies: Annotated[
         str,
         typer.Option(
             "--strategies",
-            help=f"Cleaning strategies, comma-separated (default: {','.join(STRATEGIES)}).",
-            show_default=False,
+            help="Cleaning strategies, comma-separated.",
         ),
     ] = ",".join(STRATEGIES),
     rounds: Annotated[
         int,
-        typer.Option(
-            "--rounds", help="scan -> clean rounds per strategy (default: 1).", show_default=False
-        ),
+        typer.Option("--rounds", help="scan -> clean rounds per strategy."),
     ] = 1,
-    bits: Annotated[
-        int, typer.Option("--bits", help="Code length (default: 64).", show_default=False)
-    ] = 64,
-    epochs: Annotated[
-        int | None,
-        typer.Option("--epochs", help="Epochs of every retraining (default: each method's)."),
-    ] = None,
+    bits: Annotated[int, typer.Option("--bits", help="Code length of scans and trainings.")] = 64,
+    epochs: EpochsOption = None,
     scan_methods: Annotated[
         str | None,
         typer.Option(
             "--scan-methods",
-            help="Hashers the scans train: rshnl,scbch,nrch (default: all three); 'none' = "
-            "baselines only.",
+            help=f"Hashers the scans train: {','.join(SCAN_HASHERS)}; 'none' = baselines only.",
+            show_default="all three",
         ),
     ] = None,
     scan_epochs: Annotated[
         int | None,
-        typer.Option("--scan-epochs", help="Epochs of the scans' hashers (default: the scan's)."),
+        typer.Option(
+            "--scan-epochs", help="Epochs of the scans' hashers.", show_default="the scan's"
+        ),
     ] = None,
     budget: Annotated[
         str | None,
         typer.Option(
-            "--budget", help="As `audit clean --budget` (default: the audit's is_issue rows)."
+            "--budget", help="As `audit clean --budget`.", show_default="the audit's is_issue rows"
         ),
     ] = None,
     threshold: Annotated[
@@ -192,25 +183,20 @@ def bench(
         float,
         typer.Option(
             "--confidence",
-            help=f"prune's confidence, as `audit clean` (default: {DEFAULT_CONFIDENCE}).",
-            show_default=False,
+            help="prune's confidence, as `audit clean`.",
         ),
     ] = DEFAULT_CONFIDENCE,
     seed: Annotated[
         int, typer.Option("--seed", help="Seed of scans and trainings.", callback=check_seed)
     ] = 0,
-    device: Annotated[
-        str | None,
-        typer.Option(
-            "--device", help="cpu or cuda (default: cuda when present).", callback=check_device
-        ),
-    ] = None,
+    device: DeviceOption = None,
     out: Annotated[
         Path | None,
         typer.Option(
             "-o",
             "--out",
-            help="Output folder: retrieval.json and the scans (default: DATA-stem.loop/).",
+            help="Output folder: retrieval.json and the scans.",
+            show_default="DATA-stem.loop/",
         ),
     ] = None,
     classes: ClassesOption = None,
@@ -223,15 +209,18 @@ def bench(
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Benchmark cleaning: retrain each hasher on the noisy labels, on each cleaned version and
-    on the clean labels (oracle); print mAP image->text and text->image and label accuracy."""
+    """Benchmark cleaning, noisy -> scan -> clean -> retrain: retrain each hasher on the noisy
+    labels, on each cleaned version and on the clean labels (oracle); print mAP image->text and
+    text->image and label accuracy. (The other benchmarks are examples/bench_*.py.)"""
     configure_logging(quiet)
-    if not loop:
-        raise typer.BadParameter(
-            "choose a benchmark: --loop (noisy -> scan -> clean -> retrain)", param_hint="--loop"
-        )
+    from auditor.audit_files import RETRIEVAL_FILE
+    from auditor.io import atomic_output_dir, check_output_folder, read_dataset
+    from auditor.loop import DEFAULT_METHODS, LoopSettings, write_retrieval_json
+    from auditor.loop import run_loop as run_cleaning_loop
+    from auditor.scanning import ScanSettings
+
     scan_values: dict[str, Any] = {"seed": seed, "device": device, "bits": bits}
-    chosen_scan_methods = scan_methods_option(scan_methods)
+    chosen_scan_methods = parse_methods(scan_methods, "--scan-methods")
     if chosen_scan_methods is not None:
         scan_values["methods"] = chosen_scan_methods
     if scan_epochs is not None:

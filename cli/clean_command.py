@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -12,9 +13,7 @@ from auditor.cleaning import (
     STRATEGIES,
     CleanSettings,
     clean_file,
-    summary_line,
 )
-from auditor.decisions import clean_with_decisions, decisions_summary_line
 from cli.common import (
     ClassesOption,
     CleanColumn,
@@ -33,6 +32,55 @@ from cli.common import (
     result_console,
     status,
 )
+
+
+def summary_line(summary: Mapping[str, Any]) -> str:
+    """One sentence of what a cleaning did, from ``clean_file``'s summary."""
+    strategy = summary["strategy"]
+    head = (
+        f"{strategy}: {summary['rows_selected']} of {summary['rows_audited']} audited rows chosen "
+        f"({summary['selection']})"
+    )
+    if strategy == "drop":
+        body = f"{summary['rows_dropped']} rows dropped (listed in {summary['dropped_file']})"
+    else:
+        body = (
+            f"{summary['rows_changed']} rows changed: {summary['labels_removed']} labels removed, "
+            f"{summary['labels_added']} added"
+        )
+        if strategy == "relabel" and summary.get("rows_kept_given_labels"):
+            body += (
+                f"; {summary['rows_kept_given_labels']} rows kept their labels (empty suggestion)"
+            )
+        if strategy == "prune":
+            body += (
+                f"; {summary['cells_below_confidence']} suggested cells below confidence "
+                f"{summary['confidence']:g} left alone"
+            )
+            if summary.get("removals_skipped_to_keep_a_label"):
+                body += (
+                    f", {summary['removals_skipped_to_keep_a_label']} removals skipped to keep a "
+                    "label"
+                )
+    line = f"{head}; {body}. Wrote {summary['output']} ({summary['rows_written']} rows)."
+    if "label_accuracy_before" in summary:
+        line += (
+            f" Train rows whose labels equal clean_labels: {summary['label_accuracy_before']:.3f}"
+            f" before, {summary['label_accuracy_after']:.3f} after"
+            + (" (kept rows)." if strategy == "drop" else ".")
+        )
+    return line
+
+
+def decisions_summary_line(summary: Mapping[str, Any]) -> str:
+    """One sentence of what applying decisions did, from ``clean_with_decisions``'s summary."""
+    return (
+        f"decisions: {summary['decisions_accepted']} accepted, {summary['decisions_rejected']} "
+        f"rejected, {summary['decisions_set']} set on {summary['rows_reviewed']} rows; "
+        f"{summary['rows_changed']} rows changed: {summary['labels_removed']} labels removed, "
+        f"{summary['labels_added']} added. Wrote {summary['output']} ({summary['rows_written']} "
+        "rows)."
+    )
 
 
 @handle_errors
@@ -85,15 +133,15 @@ def clean(
         typer.Option(
             "--confidence",
             help="prune: minimum error probability (label_issues.parquet) of a suggested cell "
-            f"to apply it (default: {DEFAULT_CONFIDENCE}).",
-            show_default=False,
+            "to apply it.",
         ),
     ] = DEFAULT_CONFIDENCE,
     issues: Annotated[
         Path | None,
         typer.Option(
             "--issues",
-            help="prune: the per-cell evidence (default: label_issues.parquet beside --audit).",
+            help="prune: the per-cell evidence.",
+            show_default="label_issues.parquet beside --audit",
         ),
     ] = None,
     out: Annotated[
@@ -101,8 +149,8 @@ def clean(
         typer.Option(
             "-o",
             "--out",
-            help="Output Parquet file (default: DATA-stem.cleaned-STRATEGY.parquet); drop also "
-            "writes OUT-stem.dropped.parquet.",
+            help="Output Parquet file; drop also writes OUT-stem.dropped.parquet.",
+            show_default="DATA-stem.cleaned-STRATEGY.parquet",
         ),
     ] = None,
     classes: ClassesOption = None,
@@ -130,6 +178,8 @@ def clean(
             )
         out = out or data.with_name(f"{data.stem}.cleaned-decisions.parquet")
         status(f"cleaning {data} with the decisions of {decisions}", quiet)
+        from auditor.decisions import clean_with_decisions  # loads pandas: only when used
+
         summary = clean_with_decisions(
             data, decisions, out, audit_path=audit, columns=columns, classes=parse_classes(classes)
         )

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich import progress as rich_progress
+import typer.core
 from rich.console import Console
 from typer.exceptions import TyperException
 
@@ -62,7 +62,47 @@ def check_device(value: str | None) -> str | None:
 SeedOption = Annotated[
     int, typer.Option("--seed", help="Seed of every random choice.", callback=check_seed)
 ]
+
+
+def _flag_type(self: typer.core.TyperOption, ctx: Any) -> str | None:
+    """The type column of ``--help``: nothing for a flag (typer 0.29 shows ``<bool>``, as if
+    ``--json`` took a value), the type otherwise."""
+    if self.is_flag and self.metavar is None:
+        return None
+    return _typer_display_type_rich(self, ctx)
+
+
+_typer_display_type_rich = typer.core.TyperOption.display_type_rich
+typer.core.TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
+
+# Names the help texts list. The command line does not import the library modules that define
+# them at start-up (they load torch); tests/cli/test_startup.py pins each to its source.
+METHOD_NAMES = ("plain", "rshnl", "scbch", "nrch")
+"""hashing.methods.METHODS: the hashers `audit train` and `audit bench` train."""
+SCAN_HASHERS = ("rshnl", "scbch", "nrch")
+"""auditor.detectors.HASHER_DETECTORS: the noise-robust hashers a scan trains."""
+EXPORT_FORMATS = ("coco", "table", "hf")
+"""auditor.export_formats.FORMATS: what `audit export --to` writes back."""
+BITS_RANGE = (8, 256)
+"""hashing.hasher.MIN_BITS, MAX_BITS."""
+
+SettingSeedOption = Annotated[
+    int | None,
+    typer.Option(
+        "--seed",
+        help="Seed of every random choice.",
+        show_default="0 or --config",
+        callback=check_seed,
+    ),
+]
+"""``--seed`` of a command with ``--config``: None lets the file's value stand."""
 QuietOption = Annotated[bool, typer.Option("-q", "--quiet", help="No progress or status lines.")]
+DeviceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--device", help="cpu or cuda.", show_default="cuda when present", callback=check_device
+    ),
+]
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print a machine-readable summary (JSON) on stdout.")
 ]
@@ -108,6 +148,18 @@ def column_names(
         split=split_column,
         clean_labels=clean_column,
     )
+
+
+def options_given(ctx: typer.Context, **fields: tuple[str, Any]) -> dict[str, Any]:
+    """``field=(parameter, value)`` pairs -> ``{field: value}`` for the parameters the user gave
+    (on the command line or through the environment), so that a ``--config`` file's values
+    stand unless an option overrides them while ``--help`` still shows the real defaults."""
+    given = {}
+    for field, (parameter, value) in fields.items():
+        source = ctx.get_parameter_source(parameter)
+        if source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP"):
+            given[field] = value
+    return given
 
 
 CLASS_FILE_SUFFIXES = (".txt", ".csv", ".tsv", ".list", ".names")
@@ -306,31 +358,43 @@ def type_name(hint: Any) -> str:
     return getattr(hint, "__name__", str(hint))
 
 
-@contextlib.contextmanager
-def epoch_progress(
-    description: str, quiet: bool
-) -> Iterator[Callable[[int, int, dict[str, float]], None]]:
-    """A rich progress bar on stderr, driven by a ``progress(epoch, n_epochs, logs)`` callback."""
-    if quiet:
-        yield lambda epoch, n_epochs, logs: None
-        return
-    columns = (
-        rich_progress.TextColumn("{task.description}"),
-        rich_progress.BarColumn(),
-        rich_progress.MofNCompleteColumn(),
-        rich_progress.TimeElapsedColumn(),
-        rich_progress.TextColumn("{task.fields[loss]}"),
-    )
-    with rich_progress.Progress(*columns, console=status_console, transient=False) as bar:
-        task = bar.add_task(description, total=None, loss="")
+# Options of the scan, shared by `audit scan` and `audit bench` (the loop's scans).
+MethodsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--methods",
+        help=f"Comma-separated hashers to train: {','.join(SCAN_HASHERS)}; 'none' runs the "
+        "baselines only.",
+        show_default="all three",
+    ),
+]
+BitsOption = Annotated[
+    int | None, typer.Option("--bits", help="Code length.", show_default="64 or --config")
+]
+EpochsOption = Annotated[
+    int | None,
+    typer.Option("--epochs", help="Epochs of every hasher.", show_default="each method's"),
+]
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="TOML file of ScanSettings fields.")
+]
+NoiseRateOption = Annotated[
+    float | None,
+    typer.Option("--noise-rate", help="Share of rows to flag.", show_default="the estimate"),
+]
 
-        def update(epoch: int, n_epochs: int, logs: dict[str, float]) -> None:
-            loss = logs.get("loss")
-            bar.update(
-                task,
-                completed=epoch,
-                total=n_epochs,
-                loss=f"loss {loss:.4f}" if loss is not None else "",
-            )
 
-        yield update
+def parse_methods(value: str | None, option: str = "--methods") -> tuple[str, ...] | None:
+    """``--methods`` text -> hasher names (None: the default; "none": baselines only)."""
+    if value is None:
+        return None
+    if value.strip().lower() == "none":
+        return ()
+    names = tuple(name.strip() for name in value.split(",") if name.strip())
+    unknown = [name for name in names if name not in SCAN_HASHERS]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(SCAN_HASHERS)}",
+            param_hint=option,
+        )
+    return names

@@ -5,43 +5,37 @@ Registered in cli/main.py as ``app.command("embed")(embed)``.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
-from types import TracebackType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from auditor.dataset import ColumnNames
-from auditor.embed import EmbedReport, EmbedSettings, default_cache_dir, embed_file
-from auditor.encoders import AUTO_SPEC, DEFAULT_CLIP_SPEC, OFFLINE_SPEC, TINY_CLIP_MODEL
+from auditor.encoders import (
+    AUTO_SPEC,
+    DEFAULT_CLIP_SPEC,
+    OFFLINE_SPEC,
+    TINY_CLIP_MODEL,
+)
 from cli.common import (
     IdColumn,
     ImageColumn,
     JsonOption,
     QuietOption,
+    SettingSeedOption,
     check_device,
-    check_seed,
     configure_logging,
     emit_json,
     handle_errors,
     read_toml_settings,
     status,
-    status_console,
 )
 from cli.common import TextColumn as TextEmbeddingColumn
 from cli.launch import NprocOption, relaunch_if_asked
-from hashing.runtime.distributed import distributed_from_env
+from cli.progress import RichEmbedProgress
+
+if TYPE_CHECKING:  # auditor.embed loads torch: only when the command runs
+    from auditor.embed import EmbedReport
 
 ENCODER_HELP = (
     f"'{OFFLINE_SPEC}': EfficientNet-Lite0 (1280-d) + all-MiniLM-L6-v2 (384-d), weights from "
@@ -50,57 +44,6 @@ ENCODER_HELP = (
     f"test model); '{AUTO_SPEC}': {DEFAULT_CLIP_SPEC} when its weights can be had, else "
     f"{OFFLINE_SPEC}."
 )
-
-
-class _ConsoleHandler(logging.Handler):
-    """Log records as plain lines on a rich console (above its live progress bars)."""
-
-    def __init__(self, console: Console) -> None:
-        super().__init__()
-        self._console = console
-        self.setFormatter(logging.Formatter("%(message)s"))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self._console.print(self.format(record), highlight=False, markup=False, soft_wrap=True)
-
-
-class RichEmbedProgress:
-    """Progress bars on stderr, one per task (checking rows, encoding images, encoding texts)."""
-
-    def __init__(self, quiet: bool) -> None:
-        self._progress = Progress(
-            TextColumn("{task.description:<16}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=status_console,
-            disable=quiet,
-        )
-        self._tasks: dict[str, TaskID] = {}
-
-    def __enter__(self) -> RichEmbedProgress:
-        self._progress.start()
-        # Status lines must go through the live display, or they tear the bars apart.
-        root = logging.getLogger()
-        self._saved_handlers = root.handlers[:]
-        root.handlers = [_ConsoleHandler(self._progress.console)]
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        logging.getLogger().handlers = self._saved_handlers
-        self._progress.stop()
-
-    def start(self, task: str, total: int) -> None:
-        self._tasks[task] = self._progress.add_task(task, total=total)
-
-    def advance(self, task: str, amount: int) -> None:
-        self._progress.advance(self._tasks[task], amount)
 
 
 def _describe(report: EmbedReport) -> str:
@@ -132,23 +75,29 @@ def embed(
         Path, typer.Argument(help="Dataset Parquet file with raw image and text columns.")
     ],
     encoder: Annotated[
-        str | None, typer.Option("--encoder", help=ENCODER_HELP + " (default: auto)")
+        str | None, typer.Option("--encoder", help=ENCODER_HELP, show_default=AUTO_SPEC)
     ] = None,
     out: Annotated[
         Path | None,
         typer.Option(
-            "-o", "--out", help="Output Parquet file (default: DATA-stem.embedded.parquet)."
+            "-o",
+            "--out",
+            help="Output Parquet file.",
+            show_default="DATA-stem.embedded.parquet",
         ),
     ] = None,
     batch_size: Annotated[
         int | None,
-        typer.Option("--batch-size", min=1, help="Images or texts per model call (default: 32)."),
+        typer.Option(
+            "--batch-size", min=1, help="Images or texts per model call.", show_default="32"
+        ),
     ] = None,
     device: Annotated[
         str | None,
         typer.Option(
             "--device",
-            help="auto (cuda when present), cpu, cuda or cuda:N (default: auto).",
+            help="auto (cuda when present), cpu, cuda or cuda:N.",
+            show_default="auto",
             callback=check_device,
         ),
     ] = None,
@@ -156,7 +105,8 @@ def embed(
         bool | None,
         typer.Option(
             "--bf16/--no-bf16",
-            help="bfloat16 autocast, faster on recent CPUs and GPUs (default: off).",
+            help="bfloat16 autocast, faster on recent CPUs and GPUs.",
+            show_default="no-bf16",
         ),
     ] = None,
     skip_bad: Annotated[
@@ -164,14 +114,16 @@ def embed(
         typer.Option(
             "--skip-bad/--no-skip-bad",
             help="Write unreadable images and empty texts to OUT-stem.rejects.parquet (row, id, "
-            "column, reason) and embed the other rows, instead of stopping (default: stop).",
+            "column, reason) and embed the other rows, instead of stopping.",
+            show_default="no-skip-bad",
         ),
     ] = None,
     cache_dir: Annotated[
         Path | None,
         typer.Option(
             "--cache-dir",
-            help=f"Embedding cache keyed by content and encoder (default: {default_cache_dir()}).",
+            help="Embedding cache keyed by content and encoder.",
+            show_default="$XDG_CACHE_HOME/hashaudit/embeddings, else ~/.cache/hashaudit/embeddings",
         ),
     ] = None,
     no_cache: Annotated[
@@ -193,18 +145,16 @@ def embed(
             "cache_dir, seed); options override it.",
         ),
     ] = None,
-    seed: Annotated[
-        int | None,
-        typer.Option(
-            "--seed", help="Seeds random clip weights (default: 0).", callback=check_seed
-        ),
-    ] = None,
+    seed: SettingSeedOption = None,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
     nproc: NprocOption = 1,
 ) -> None:
     """Add image_embedding and text_embedding columns computed from raw images and texts."""
     configure_logging(quiet)
+    from auditor.embed import EmbedSettings, embed_file
+    from hashing.runtime.distributed import distributed_from_env
+
     if out is None:
         out = data.with_name(f"{data.stem}.embedded.parquet")
     given = {"encoder": encoder, "batch_size": batch_size, "device": device, "bf16": bf16,

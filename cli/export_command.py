@@ -10,7 +10,15 @@ from typing import Annotated
 
 import typer
 
-from cli.common import JsonOption, QuietOption, configure_logging, emit_json, handle_errors, status
+from cli.common import (
+    EXPORT_FORMATS,
+    JsonOption,
+    QuietOption,
+    configure_logging,
+    emit_json,
+    handle_errors,
+    status,
+)
 
 
 @handle_errors
@@ -19,7 +27,7 @@ def export(
         Path, typer.Argument(help="A file made by `audit import` (then embedded, cleaned, ...).")
     ],
     to: Annotated[
-        str, typer.Option("--to", help="coco | table | hf: the format DATA was imported from.")
+        str, typer.Option("--to", help=f"{' | '.join(EXPORT_FORMATS)}: the imported format.")
     ],
     out: Annotated[
         Path,
@@ -31,8 +39,8 @@ def export(
         Path | None,
         typer.Option(
             "--source",
-            help="The imported source file/folder if it moved (default: the path recorded at "
-            "import; its content must be unchanged).",
+            help="The imported source file/folder if it moved (its content must be unchanged).",
+            show_default="the path recorded at import",
         ),
     ] = None,
     json_output: JsonOption = False,

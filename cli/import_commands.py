@@ -42,13 +42,15 @@ LabelSepOption = Annotated[
     ),
 ]
 IdColumnOption = Annotated[
-    str | None, typer.Option("--id-column", help="Column of unique ids (default: row numbers).")
+    str | None,
+    typer.Option("--id-column", help="Column of unique ids.", show_default="row numbers"),
 ]
 SplitColumnOption = Annotated[
     str | None,
     typer.Option(
         "--split-column",
-        help="Column of splits train/query/database (default: all train).",
+        help="Column of splits train/query/database.",
+        show_default="all train",
     ),
 ]
 
@@ -103,7 +105,7 @@ def coco(
     skip_unlabelled: Annotated[
         bool,
         typer.Option(
-            "--skip-unlabelled", help="Leave out images without annotations (default: an error)."
+            "--skip-unlabelled", help="Leave out images without annotations instead of stopping."
         ),
     ] = False,
     embed_bytes: EmbedBytesOption = False,
@@ -140,7 +142,8 @@ def table(
         Path | None,
         typer.Option(
             "--images-root",
-            help="Relative image paths start here (default: FILE's folder).",
+            help="Relative image paths start here.",
+            show_default="FILE's folder",
         ),
     ] = None,
     no_image: NoImageOption = False,
@@ -173,7 +176,9 @@ def folder(
     directory: Annotated[Path, typer.Argument(help="Folder of images with a sidecar table.")],
     sidecar: Annotated[
         Path | None,
-        typer.Option("--sidecar", help="The table (default: DIR/metadata.csv or metadata.jsonl)."),
+        typer.Option(
+            "--sidecar", help="The table.", show_default="DIR/metadata.csv or metadata.jsonl"
+        ),
     ] = None,
     image_column: ImageColumnOption = "file_name",
     text_column: TextColumnOption = "text",

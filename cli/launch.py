@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
-from hashing.runtime.distributed import launched_by_torchrun
+from cli import threads as thread_defaults
 
 logger = logging.getLogger(__name__)
 
@@ -29,11 +29,10 @@ NprocOption = Annotated[
     typer.Option(
         "--nproc",
         min=1,
-        show_default=False,
         help="Processes to run on this machine, data-parallel with torch.distributed (gloo on "
         "the CPU, nccl with one GPU each): the command re-runs itself under torch's launcher, "
         "each process works on its shard and the first one writes the outputs. For several "
-        "machines start the command with torchrun instead (see docs/commands.md). (default: 1)",
+        "machines start the command with torchrun instead (see docs/commands.md).",
     ),
 ]
 
@@ -93,8 +92,12 @@ def launch_local(nproc: int, arguments: list[str]) -> int:
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
-    threads = max(1, (os.cpu_count() or 1) // nproc)
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    if thread_defaults.NUM_THREADS in thread_defaults.DEFAULTED or (
+        thread_defaults.NUM_THREADS not in os.environ
+    ):
+        # the command line's default (all cores) is for one process: share the cores instead
+        per_worker = max(1, thread_defaults.usable_cores() // nproc)
+        os.environ[thread_defaults.NUM_THREADS] = str(per_worker)
     config = LaunchConfig(
         min_nodes=1,
         max_nodes=1,
@@ -124,6 +127,8 @@ def relaunch_if_asked(ctx: typer.Context, nproc: int) -> None:
     (under torchrun it joins the run the launcher set up)."""
     if nproc <= 1:
         return
+    from hashing.runtime.distributed import launched_by_torchrun
+
     if launched_by_torchrun():
         logger.warning("already started by a launcher (torchrun): --nproc %d is ignored", nproc)
         return

@@ -1,27 +1,22 @@
-"""The `audit` command line: parses options, calls `auditor`, renders results. No algorithms."""
+"""The `audit` command line: parses options, calls `auditor`, renders results. No algorithms.
+
+Start-up stays light (no torch, cleanlab, scikit-learn or matplotlib): each command imports the
+library modules it needs when it runs, so `audit --help` and `audit --version` answer at once.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from importlib import metadata
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import typer
 
-from auditor.dataset import AuditDataset, ColumnNames
-from auditor.importers import describe_splits, import_mirflickr25k, import_wikipedia
-from auditor.inject import inject_into_table
-from auditor.io import (
-    check_output_file,
-    dataset_from_table,
-    dataset_to_table,
-    make_provenance,
-    read_table,
-    write_table_atomic,
-)
-from auditor.noise import DEFAULT_MISSING_SHARE, PROTOCOLS
-from auditor.synth import SynthSettings, make_synthetic
+from auditor.dataset import ColumnNames
+from auditor.noise import PROTOCOLS
+from auditor.synth import SynthSettings
 from cli import import_commands
 from cli.bench_command import bench
 from cli.clean_command import clean
@@ -36,20 +31,25 @@ from cli.common import (
     SeedOption,
     SplitColumn,
     TextColumn,
-    check_seed,
     column_names,
     configure_logging,
     emit_json,
     handle_errors,
+    options_given,
     parse_classes,
     read_toml_settings,
+    result_console,
     status,
 )
 from cli.embed_command import embed
 from cli.export_command import export
 from cli.report_command import report
 from cli.scan_command import demo, scan
+from cli.threads import HELP_EPILOG
 from cli.train_command import train
+
+if TYPE_CHECKING:
+    from auditor.dataset import AuditDataset
 
 app = typer.Typer(
     name="audit",
@@ -57,11 +57,15 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # markdown: a docstring's line breaks are reflowed, not kept where the source wrapped
+    rich_markup_mode="markdown",
+    epilog=HELP_EPILOG,
 )
 import_app = typer.Typer(
     help="Convert benchmark releases or your own data (COCO, tables, image folders, "
     "HF datasets) to the hashaudit data contract.",
     no_args_is_help=True,
+    rich_markup_mode="markdown",
 )
 app.add_typer(import_app, name="import")
 import_app.command("coco")(import_commands.coco)
@@ -76,6 +80,34 @@ app.command("clean")(clean)
 app.command("bench")(bench)
 app.command("report")(report)
 app.command("export")(export)
+
+
+def _version(value: bool) -> None:
+    if value:
+        result_console.print(f"hashaudit {tool_version()}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_version, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """hashaudit: find wrong labels in multi-label image-text datasets."""
+
+
+def tool_version() -> str:
+    """The installed package's version (its metadata), else the one the sources declare."""
+    try:
+        return metadata.version("hashaudit")
+    except metadata.PackageNotFoundError:  # run from a checkout that is not installed
+        from auditor.io import TOOL_VERSION
+
+        return TOOL_VERSION
 
 
 def _dataset_summary(
@@ -98,19 +130,20 @@ def _dataset_summary(
 @app.command()
 @handle_errors
 def synth(
+    ctx: typer.Context,
     out: Annotated[Path, typer.Option("-o", "--out", help="Parquet file to write.")] = Path(
         "synthetic.parquet"
     ),
-    n: Annotated[int | None, typer.Option("--n", help="Number of rows (default: 10000).")] = None,
-    classes: Annotated[
-        int | None, typer.Option("--classes", help="Number of classes (default: 24).")
-    ] = None,
+    rows: Annotated[int, typer.Option("--rows", help="Number of rows.")] = SynthSettings.n_rows,
+    n_classes: Annotated[
+        int, typer.Option("--n-classes", help="Number of classes.")
+    ] = SynthSettings.n_classes,
     image_dim: Annotated[
-        int | None, typer.Option("--image-dim", help="Image embedding dimension (default: 256).")
-    ] = None,
+        int, typer.Option("--image-dim", help="Image embedding dimension.")
+    ] = SynthSettings.image_dim,
     text_dim: Annotated[
-        int | None, typer.Option("--text-dim", help="Text embedding dimension (default: 128).")
-    ] = None,
+        int, typer.Option("--text-dim", help="Text embedding dimension.")
+    ] = SynthSettings.text_dim,
     config: Annotated[
         Path | None,
         typer.Option(
@@ -118,27 +151,29 @@ def synth(
             help="TOML file of SynthSettings fields (the knobs: docs/commands.md); options win.",
         ),
     ] = None,
-    seed: Annotated[
-        int | None, typer.Option("--seed", help="Seed (default: 0).", callback=check_seed)
-    ] = None,
+    seed: SeedOption = SynthSettings.seed,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Write a deterministic synthetic multi-label image-text dataset (the demo's data)."""
     configure_logging(quiet)
+    from auditor.importers import describe_splits
+    from auditor.io import check_output_file, dataset_to_table, make_provenance, write_table_atomic
+    from auditor.synth import make_synthetic
+
     check_output_file(out, "synth")
-    given = {
-        "n_rows": n,
-        "n_classes": classes,
-        "image_dim": image_dim,
-        "text_dim": text_dim,
-        "seed": seed,
-    }
+
+    given = options_given(
+        ctx,
+        n_rows=("rows", rows),
+        n_classes=("n_classes", n_classes),
+        image_dim=("image_dim", image_dim),
+        text_dim=("text_dim", text_dim),
+        seed=("seed", seed),
+    )
     from_file = read_toml_settings(config, SynthSettings)  # its errors name the file
     try:
-        settings = SynthSettings(
-            **{**from_file, **{k: v for k, v in given.items() if v is not None}}
-        )
+        settings = SynthSettings(**{**from_file, **given})
     except (ValueError, TypeError) as error:
         raise typer.BadParameter(str(error)) from None
     data = make_synthetic(settings)
@@ -174,17 +209,13 @@ def inject(
             "--rate", help="Share of train rows to corrupt (classflip: per-class flip rate)."
         ),
     ] = 0.5,
-    missing_share: Annotated[
-        float,
-        typer.Option(
-            "--missing-share",
-            help="mixed only: share of the noisy rows missing labels (the rest get spurious ones).",
-        ),
-    ] = DEFAULT_MISSING_SHARE,
     out: Annotated[
         Path | None,
         typer.Option(
-            "-o", "--out", help="Output Parquet file (default: DATA-stem.PROTOCOL-RATE.parquet)."
+            "-o",
+            "--out",
+            help="Output Parquet file.",
+            show_default="DATA-stem.PROTOCOL-RATE.parquet",
         ),
     ] = None,
     seed: SeedOption = 0,
@@ -200,6 +231,15 @@ def inject(
 ) -> None:
     """Write a noisy copy of DATA: train labels corrupted, the originals kept in clean_labels."""
     configure_logging(quiet)
+    from auditor.inject import inject_into_table
+    from auditor.io import (
+        check_output_file,
+        dataset_from_table,
+        make_provenance,
+        read_table,
+        write_table_atomic,
+    )
+
     if protocol not in PROTOCOLS:
         raise typer.BadParameter(
             f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}",
@@ -221,19 +261,11 @@ def inject(
     )
     try:
         noisy_table, result = inject_into_table(
-            table,
-            dataset,
-            protocol=protocol,
-            rate=rate,
-            seed=seed,
-            columns=columns,
-            missing_share=missing_share,
+            table, dataset, protocol=protocol, rate=rate, seed=seed, columns=columns
         )
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
-    settings: dict[str, Any] = {"protocol": protocol, "rate": rate}
-    if protocol == "mixed":
-        settings["missing_share"] = missing_share
+    settings = {"protocol": protocol, "rate": rate}
     provenance = make_provenance(
         "inject",
         settings=settings,
@@ -274,6 +306,9 @@ def inject(
 def _write_imported(
     dataset: AuditDataset, out: Path, command: str, settings: dict, json_output: bool, quiet: bool
 ) -> None:
+    from auditor.importers import describe_splits
+    from auditor.io import dataset_to_table, make_provenance, write_table_atomic
+
     provenance = make_provenance(command, settings=settings, classes=dataset.classes)
     write_table_atomic(dataset_to_table(dataset), out, provenance)
     summary = _dataset_summary(out, dataset.labels, dataset.classes, dataset.split)
@@ -315,6 +350,9 @@ def import_mirflickr(
 ) -> None:
     """MIRFlickr-25K, papers' protocol: query rows 0..1999, train 2000..11999, database the rest."""
     configure_logging(quiet)
+    from auditor.importers import import_mirflickr25k
+    from auditor.io import check_output_file
+
     check_output_file(out, "import mirflickr25k", lall, yall, xall, noise)
     dataset = import_mirflickr25k(lall, yall, xall, noise, xall_key=xall_key)
     settings = {
@@ -343,6 +381,9 @@ def import_wiki(
 ) -> None:
     """The Wikipedia dataset: train pairs become train rows, test pairs query rows."""
     configure_logging(quiet)
+    from auditor.importers import import_wikipedia
+    from auditor.io import check_output_file
+
     check_output_file(out, "import wikipedia", folder)
     dataset = import_wikipedia(folder)
     _write_imported(dataset, out, "import wikipedia", {"folder": str(folder)}, json_output, quiet)

@@ -7,8 +7,10 @@ from typing import Annotated
 
 import typer
 
-from auditor.report import DEFAULT_TOP, build_report
 from cli.common import JsonOption, QuietOption, configure_logging, emit_json, handle_errors, status
+
+DEFAULT_TOP = 50
+"""auditor.report.DEFAULT_TOP (not imported at start-up; tests/cli/test_startup.py pins it)."""
 
 
 @handle_errors
@@ -21,8 +23,7 @@ def report(
         typer.Option(
             "--top",
             min=1,
-            show_default=False,
-            help=f"Suspects listed in the report (default: {DEFAULT_TOP}).",
+            help="Suspects listed in the report.",
         ),
     ] = DEFAULT_TOP,
     json_output: JsonOption = False,
@@ -32,6 +33,8 @@ def report(
     glance, signal histograms, curves against the truth, per-class counts, the top suspects and
     retrieval before/after cleaning when DIR/retrieval.json exists."""
     configure_logging(quiet)
+    from auditor.report import build_report
+
     path = build_report(folder, top)
     if json_output:
         emit_json({"report": str(path), "top": top, "bytes": path.stat().st_size})

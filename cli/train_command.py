@@ -7,18 +7,12 @@ from typing import Annotated
 
 import typer
 
-from auditor.audit_files import METRICS_FILE, MODEL_FILE
-from auditor.io import (
-    atomic_output_dir,
-    check_output_folder,
-    make_provenance,
-    read_dataset,
-    write_json_atomic,
-)
-from auditor.train import fit_hasher, random_ranking_map, train_hasher
 from cli.common import (
+    BITS_RANGE,
+    METHOD_NAMES,
     ClassesOption,
     CleanColumn,
+    DeviceOption,
     IdColumn,
     ImageColumn,
     JsonOption,
@@ -27,19 +21,15 @@ from cli.common import (
     SeedOption,
     SplitColumn,
     TextColumn,
-    check_device,
     column_names,
     configure_logging,
     emit_json,
-    epoch_progress,
     handle_errors,
     parse_classes,
     result_console,
 )
 from cli.launch import NprocOption, relaunch_if_asked
-from hashing.hasher import MAX_BITS, MIN_BITS
-from hashing.methods import METHODS, default_settings
-from hashing.runtime.distributed import distributed_from_env
+from cli.progress import epoch_progress
 
 
 @handle_errors
@@ -47,22 +37,22 @@ def train(
     ctx: typer.Context,
     data: Annotated[Path, typer.Argument(help="Dataset Parquet file with embeddings.")],
     method: Annotated[
-        str, typer.Option("--method", help=f"Hashing method: {' | '.join(METHODS)}.")
+        str, typer.Option("--method", help=f"Hashing method: {' | '.join(METHOD_NAMES)}.")
     ] = "nrch",
-    bits: Annotated[int, typer.Option("--bits", help=f"Code length, {MIN_BITS}..{MAX_BITS}.")] = 64,
+    bits: Annotated[
+        int, typer.Option("--bits", help="Code length, {}..{}.".format(*BITS_RANGE))
+    ] = 64,
     epochs: Annotated[
-        int | None, typer.Option("--epochs", help="Training epochs (default: the method's).")
+        int | None,
+        typer.Option("--epochs", help="Training epochs.", show_default="the method's"),
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option("-o", "--out", help="Output folder (default: DATA-stem.train-METHOD-BITS/)."),
-    ] = None,
-    device: Annotated[
-        str | None,
         typer.Option(
-            "--device", help="cpu or cuda (default: cuda when present).", callback=check_device
+            "-o", "--out", help="Output folder.", show_default="DATA-stem.train-METHOD-BITS/"
         ),
     ] = None,
+    device: DeviceOption = None,
     seed: SeedOption = 0,
     classes: ClassesOption = None,
     id_column: IdColumn = "id",
@@ -78,6 +68,12 @@ def train(
     """Train one hasher on the train rows' labels; report mAP image->text and text->image
     (query rows against train + database rows; relevance from clean_labels when present)."""
     configure_logging(quiet)
+    from auditor.io import check_output_folder, read_dataset
+    from auditor.train import fit_hasher, train_hasher, training_metrics, write_training
+    from hashing.hasher import MAX_BITS, MIN_BITS
+    from hashing.methods import METHODS
+    from hashing.runtime.distributed import distributed_from_env
+
     if method not in METHODS:
         raise typer.BadParameter(
             f"unknown method {method!r}; choose one of {', '.join(METHODS)}", param_hint="--method"
@@ -114,30 +110,19 @@ def train(
                 progress=progress,
             )
         processes = world.world_size
-    settings = default_settings(method, **({} if epochs is None else {"epochs": epochs}))
-    metrics = {
-        **scores.as_dict(),
-        "map_random_ranking": random_ranking_map(dataset),
-        "method": method,
-        "bits": bits,
-        "seed": seed,
-        "train_rows": int(dataset.train_mask.sum()),
-        "train_seconds": round(seconds, 3),
-        "device": str(hasher.device),
-        "processes": processes,
-        "provenance": make_provenance(
-            "train",
-            settings=settings.to_dict(),
-            classes=dataset.classes,
-            seed=seed,
-            input_path=data,
-            bits=bits,
-            method=method,
-        ),
-    }
-    with atomic_output_dir(out, "train", data) as folder:
-        hasher.save(folder / MODEL_FILE)
-        write_json_atomic(metrics, folder / METRICS_FILE)
+    metrics = training_metrics(
+        dataset,
+        hasher,
+        scores,
+        method=method,
+        bits=bits,
+        seed=seed,
+        epochs=epochs,
+        seconds=seconds,
+        processes=processes,
+        input_path=data,
+    )
+    write_training(out, hasher, metrics, data)
     if json_output:
         emit_json({key: value for key, value in metrics.items() if key != "provenance"})
         return

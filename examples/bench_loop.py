@@ -9,7 +9,7 @@ Datasets (as in bench_scan.py and bench_train.py): ``synthetic`` — `audit synt
 real labels and tags with the papers' pairflip noise files and the STAND-IN image view built
 from the clean labels (bench_scan.py explains it); ``wikipedia`` — both real views, symmetric
 noise. Every setting runs :func:`auditor.loop.run_loop` (the library behind
-`audit bench --loop`) and prints markdown tables for docs/benchmarks.md: mAP image→text / text→image
+`audit bench`) and prints markdown tables for docs/benchmarks.md: mAP image→text / text→image
 per method and label version, the share of the noisy → oracle gap each cleaning closes, and the
 cleaned labels' own accuracy (share of train rows whose labels equal the truth).
 With --out DIR each setting's retrieval.json and scans go to DIR/<dataset>-<protocol>-<rate>/.

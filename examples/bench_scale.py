@@ -1,7 +1,8 @@
 """Scale benchmark of `audit scan`: wall time per stage and peak memory at several row counts.
 
-For each N it writes `audit synth --n N --classes 21` data (pairflip noise on the train rows,
-the originals kept as the truth, as `audit inject` does) to a temporary Parquet file, then, in a
+For each N it writes `audit synth --rows N --n-classes 21` data (pairflip noise on the train
+rows, the originals kept as the truth, as `audit inject` does) to a temporary Parquet file, then,
+in a
 FRESH Python process per N (so each peak RSS is that N's alone), does what `audit scan` does:
 reads the file back by column (``read_dataset``), runs the scan (``run_scan``) and writes the
 outputs and the HTML report (``write_scan``). It prints a table of the stage times and the peak

@@ -40,6 +40,7 @@ def example_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any
     return load_example().main(rows=800, epochs=2, seed=0, out=out), out
 
 
+@pytest.mark.e2e
 def test_example_finds_the_hidden_noise_and_cleaning_helps(
     example_run: tuple[dict[str, Any], Path],
 ) -> None:
@@ -51,6 +52,7 @@ def test_example_finds_the_hidden_noise_and_cleaning_helps(
     assert 0 < numbers["rows_changed"] <= numbers["flagged"]
 
 
+@pytest.mark.e2e
 def test_saved_folder_is_what_audit_report_and_clean_read(
     example_run: tuple[dict[str, Any], Path], tmp_path: Path
 ) -> None:
@@ -84,6 +86,7 @@ def small_frame(n_rows: int = 120) -> pd.DataFrame:
     return small_table(n_rows=n_rows, seed=1).to_pandas()
 
 
+@pytest.mark.e2e
 def test_dataframe_and_parquet_give_the_same_audit(tmp_path: Path) -> None:
     frame = small_frame()
     path = write(small_table(n_rows=120, seed=1), tmp_path / "data.parquet")

@@ -72,6 +72,7 @@ def test_folds_are_balanced_and_seeded() -> None:
         fold_assignment(10, 1, seed=0)
 
 
+@pytest.mark.e2e
 def test_no_probe_predicts_a_row_whose_label_it_was_fitted_on(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

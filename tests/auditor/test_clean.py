@@ -78,6 +78,7 @@ def untouched_rows_identical(before: pa.Table, after: pa.Table, ids: set) -> Non
     assert keep_after.select(before.column_names).equals(keep_before)
 
 
+@pytest.mark.e2e
 def test_relabel_gives_flagged_rows_exactly_their_suggestions(audited, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     dataset, data, audit_path = audited
     before_data, before_audit = file_fingerprint(data), file_fingerprint(audit_path)
@@ -114,6 +115,7 @@ def test_relabel_gives_flagged_rows_exactly_their_suggestions(audited, tmp_path:
     assert np.array_equal(reread.clean_labels, dataset.clean_labels)
 
 
+@pytest.mark.e2e
 def test_drop_removes_the_most_suspect_train_rows_and_lists_them(audited, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     _, data, audit_path = audited
     out = tmp_path / "drop.parquet"
@@ -135,6 +137,7 @@ def test_drop_removes_the_most_suspect_train_rows_and_lists_them(audited, tmp_pa
     assert read_provenance(dropped_path(out)) == read_provenance(out)
 
 
+@pytest.mark.e2e
 def test_budget_count_with_threshold(audited, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     _, data, audit_path = audited
     audit = pq.read_table(audit_path)
@@ -149,6 +152,7 @@ def test_budget_count_with_threshold(audited, tmp_path: Path) -> None:  # type: 
     assert set(pq.read_table(dropped_path(out)).column("id").to_pylist()) == expected
 
 
+@pytest.mark.e2e
 def test_prune_applies_only_confident_suggestions_and_keeps_every_row(
     audited, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
@@ -217,6 +221,7 @@ def test_selection_and_budget_parsing() -> None:
             parse_budget(bad)
 
 
+@pytest.mark.e2e
 def test_provenance_round_trip(audited, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     dataset, data, audit_path = audited
     out = tmp_path / "p.parquet"
@@ -237,6 +242,7 @@ def test_provenance_round_trip(audited, tmp_path: Path) -> None:  # type: ignore
     assert 0 <= record["accuracy"]["label_accuracy_after"] <= 1
 
 
+@pytest.mark.e2e
 def test_class_numbers_stay_class_numbers(audited, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     dataset, _, audit_path = audited
     table = dataset_to_table(dataset)
@@ -253,6 +259,7 @@ def test_class_numbers_stay_class_numbers(audited, tmp_path: Path) -> None:  # t
     assert read_dataset(out).labels.sum(axis=1).min() >= 1
 
 
+@pytest.mark.e2e
 def test_cleaning_a_cleaned_file_appends_to_changes(audited, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     _, data, audit_path = audited
     first = tmp_path / "first.parquet"
@@ -271,6 +278,7 @@ def test_cleaning_a_cleaned_file_appends_to_changes(audited, tmp_path: Path) -> 
 
 
 # ------------------------------------------------------------------------- refused audits
+@pytest.mark.e2e
 def test_audit_of_other_rows_is_refused(audited, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     dataset, data, audit_path = audited
     table = pq.read_table(data)
@@ -299,6 +307,7 @@ def test_audit_of_other_rows_is_refused(audited, tmp_path: Path) -> None:  # typ
     assert not (tmp_path / "o.parquet").exists()
 
 
+@pytest.mark.e2e
 def test_audit_with_other_classes_or_labels_is_refused(audited, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     dataset, data, audit_path = audited
     audit = pq.read_table(audit_path)

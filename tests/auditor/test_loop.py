@@ -33,6 +33,7 @@ def looped(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
     return noisy, result, folder
 
 
+@pytest.mark.e2e
 def test_every_method_and_label_version_is_measured(looped) -> None:  # type: ignore[no-untyped-def]
     noisy, result, folder = looped
     expected = [(NOISY, 0)]
@@ -53,6 +54,7 @@ def test_every_method_and_label_version_is_measured(looped) -> None:  # type: ig
     assert names == ["audit-round1", *(f"audit-round2-{s}" for s in sorted(STRATEGIES))]
 
 
+@pytest.mark.e2e
 def test_cleaning_improves_label_accuracy_and_reports_it_truthfully(looped) -> None:  # type: ignore[no-untyped-def]
     noisy, result, _ = looped
     rows = {(row["labels"], row["round"]): row for row in result.rows}

@@ -66,6 +66,7 @@ def decoded(src: str) -> Image.Image:
     return image
 
 
+@pytest.mark.e2e
 def test_scan_writes_a_report_with_every_section(scanned: tuple[Path, Path]) -> None:
     _, out = scanned
     parsed = parse_report(out / REPORT_FILE)
@@ -80,6 +81,7 @@ def test_scan_writes_a_report_with_every_section(scanned: tuple[Path, Path]) -> 
     assert overview["classes"].startswith(f"{N_CLASSES}:")
 
 
+@pytest.mark.e2e
 def test_figures_are_images_that_decode(scanned: tuple[Path, Path]) -> None:
     _, out = scanned
     parsed = parse_report(out / REPORT_FILE)
@@ -101,6 +103,7 @@ def test_figures_are_images_that_decode(scanned: tuple[Path, Path]) -> None:
             assert len(np.unique(pixels, axis=0)) > 2
 
 
+@pytest.mark.e2e
 def test_comparison_table_lists_fused_cleanlab_and_every_signal(
     scanned: tuple[Path, Path],
 ) -> None:
@@ -116,6 +119,7 @@ def test_comparison_table_lists_fused_cleanlab_and_every_signal(
     assert rows[0][1] == f"{fused['auroc']:.3f}" and rows[0][2] == f"{fused['auprc']:.3f}"
 
 
+@pytest.mark.e2e
 def test_per_class_table_has_one_row_per_class_and_matches_the_audit(
     scanned: tuple[Path, Path],
 ) -> None:
@@ -138,6 +142,7 @@ def test_per_class_table_has_one_row_per_class_and_matches_the_audit(
         assert [int(cell.replace(",", "")) for cell in row[1:4]] == counts
 
 
+@pytest.mark.e2e
 def test_top_suspects_in_rank_order_with_thumbnails_and_escaped_text(
     audit_copy: Path,
 ) -> None:
@@ -156,6 +161,7 @@ def test_top_suspects_in_rank_order_with_thumbnails_and_escaped_text(
     assert all(row[3].endswith("…") and len(row[3]) <= 160 for row in rows)
 
 
+@pytest.mark.e2e
 def test_no_media_when_the_data_changed_or_is_gone(audit_copy: Path, tmp_path: Path) -> None:
     data = tmp_path / "data.parquet"
     pq.write_table(media_table(rows=400, seed=4), data)  # same place, other content
@@ -168,6 +174,7 @@ def test_no_media_when_the_data_changed_or_is_gone(audit_copy: Path, tmp_path: P
     assert len(parsed.tables["suspects-table"]) == 5
 
 
+@pytest.mark.e2e
 def test_retrieval_section_with_and_without_results(audit_copy: Path) -> None:
     parsed = parse_report(build_report(audit_copy))
     assert "No benchmark results are present" in parsed.texts["retrieval"]
@@ -182,6 +189,7 @@ def test_retrieval_section_with_and_without_results(audit_copy: Path) -> None:
     assert [f for f in parsed.figures if f.get("data-figure") == "retrieval"]
 
 
+@pytest.mark.e2e
 def test_bad_retrieval_file_is_an_input_error(audit_copy: Path) -> None:
     rows = retrieval_rows()
     del rows[1]["map_t2i"]
@@ -191,6 +199,7 @@ def test_bad_retrieval_file_is_an_input_error(audit_copy: Path) -> None:
     assert not list(audit_copy.glob(".report*"))
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
@@ -250,6 +259,7 @@ def test_a_failed_report_leaves_no_scan_folder(
     assert sorted(path.name for path in tmp_path.iterdir()) == ["d.parquet"]
 
 
+@pytest.mark.e2e
 def test_report_of_a_large_audit_stays_the_size_of_a_small_one(audit_copy: Path) -> None:
     """20k rows (the audit table tiled): figures get bins and thinned points and the tables a
     fixed number of rows, so the page does not grow with N (its speed at scale is timed by

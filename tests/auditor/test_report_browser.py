@@ -32,6 +32,8 @@ FLAGS = (
     "--disable-component-update",
     "--disable-sync",
 )
+# a scan, a headless Chromium and its driver per module: end to end
+pytestmark = pytest.mark.e2e
 IMAGES_STATE = (
     "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.src.slice(0, 22)])"
 )

@@ -30,6 +30,7 @@ def scanned(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
     return dataset, scan, out, summary
 
 
+@pytest.mark.e2e
 def test_fused_score_beats_random_and_the_weakest_signal(scanned) -> None:  # type: ignore[no-untyped-def]
     _, scan, _, summary = scanned
     detection = summary["detection"]
@@ -42,6 +43,7 @@ def test_fused_score_beats_random_and_the_weakest_signal(scanned) -> None:  # ty
     assert fused["cell_auroc"] > 0.85
 
 
+@pytest.mark.e2e
 def test_outputs_follow_the_contract(scanned) -> None:  # type: ignore[no-untyped-def]
     dataset, scan, out, summary = scanned
     audit = pq.read_table(out / "audit.parquet")
@@ -86,6 +88,7 @@ def test_outputs_follow_the_contract(scanned) -> None:  # type: ignore[no-untype
     assert 0 < summary["estimated_noise_rate"] < 1
 
 
+@pytest.mark.e2e
 def test_same_seed_same_audit(scanned, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     dataset, _, out, _ = scanned
     again = run_scan(dataset, SETTINGS)
@@ -101,6 +104,7 @@ def test_too_few_rows_is_an_input_error() -> None:
         run_scan(dataset, SETTINGS)
 
 
+@pytest.mark.e2e
 def test_failed_scan_leaves_no_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import auditor.audit_files as audit_files
 

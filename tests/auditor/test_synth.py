@@ -125,7 +125,7 @@ def test_every_row_has_between_one_and_max_labels(default_data: SyntheticData) -
 
 @pytest.mark.parametrize("n_classes", [2, 3, 5])
 def test_few_classes_cap_the_label_counts(n_classes: int) -> None:
-    # `audit synth --classes 3` must work with the other defaults (max_labels 6, 4 core classes).
+    # `audit synth --n-classes 3` must work with the other defaults (max_labels 6, 4 core classes).
     settings = SynthSettings(n_rows=2000, n_classes=n_classes)
     assert settings.effective_max_labels == min(6, n_classes)
     labels = make_synthetic(settings).labels
@@ -204,6 +204,7 @@ def test_neither_view_alone_is_enough() -> None:
     assert text_auroc[text_clear].mean() >= image_auroc[text_clear].mean() + 0.06
 
 
+@pytest.mark.e2e
 def test_200k_rows_fit_in_modest_memory() -> None:
     tracemalloc.start()
     try:

@@ -1,4 +1,4 @@
-"""`audit clean` and `audit bench --loop` from the command line."""
+"""`audit clean` and `audit bench` from the command line."""
 
 from __future__ import annotations
 
@@ -25,12 +25,13 @@ def ok(args: list[str]) -> str:
 def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     folder = tmp_path_factory.mktemp("clean_cli")
     clean, noisy = folder / "s.parquet", folder / "n.parquet"
-    ok(["synth", "-o", str(clean), "--n", "600", "--classes", "8", "--seed", "3", "-q"])
+    ok(["synth", "-o", str(clean), "--rows", "600", "--n-classes", "8", "--seed", "3", "-q"])
     ok(["inject", str(clean), "--rate", "0.4", "-o", str(noisy), "-q"])
     ok(["scan", str(noisy), "--methods", "none", "-o", str(folder / "audit"), "-q", "--json"])
     return clean, noisy, folder / "audit" / "audit.parquet"
 
 
+@pytest.mark.e2e
 def test_clean_then_train(files, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     _, noisy, audit = files
     out = tmp_path / "c.parquet"
@@ -80,7 +81,7 @@ def test_mismatched_audit_and_bad_files_exit_2_with_nothing_written(files, tmp_p
     clean, noisy, audit = files
     before = file_fingerprint(noisy)
     other = tmp_path / "other.parquet"
-    ok(["synth", "-o", str(other), "--n", "600", "--classes", "6", "--seed", "9", "-q"])
+    ok(["synth", "-o", str(other), "--rows", "600", "--n-classes", "6", "--seed", "9", "-q"])
     out = tmp_path / "c.parquet"
     cases = [
         ([str(other), "--audit", str(audit), "--strategy", "drop"], "class list"),
@@ -114,12 +115,13 @@ def test_mismatched_audit_and_bad_files_exit_2_with_nothing_written(files, tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.parquet"]
 
 
+@pytest.mark.e2e
 def test_bench_loop(files, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     clean, noisy, _ = files
     out = tmp_path / "loop"
     payload = json.loads(
         ok(
-            ["bench", "--loop", str(noisy), "--methods", "plain", "--strategies", "drop,relabel"]
+            ["bench", str(noisy), "--methods", "plain", "--strategies", "drop,relabel"]
             + ["--epochs", "2", "--bits", "16", "--scan-methods", "none", "-o", str(out)]
             + ["--json", "-q"]
         )
@@ -132,11 +134,9 @@ def test_bench_loop(files, tmp_path: Path) -> None:  # type: ignore[no-untyped-d
     ]
     assert json.loads((out / "retrieval.json").read_text())["rows"] == payload["rows"]
     assert (out / "audit-round1" / "audit.parquet").exists()
-    # Without the truth, or without --loop: exit 2 and nothing written.
-    for args in (["bench", "--loop", str(clean)], ["bench", str(noisy)]):
+    # Without the truth: exit 2 and nothing written (the old `--loop` flag is still accepted).
+    for args in (["bench", str(clean)], ["bench", "--loop", str(clean)]):
         result = runner.invoke(app, [*args, "-o", str(tmp_path / "bad"), "-q"])
         assert result.exit_code == 2, result.output
-    assert "no clean_labels" in " ".join(
-        runner.invoke(app, ["bench", "--loop", str(clean), "-q"]).output.split()
-    )
+        assert "no clean_labels" in " ".join(result.output.split())
     assert not (tmp_path / "bad").exists()

@@ -33,7 +33,7 @@ def test_help_lists_only_working_commands() -> None:
 def test_synth_then_inject_then_read(tmp_path: Path) -> None:
     synthetic = tmp_path / "s.parquet"
     code, out, _ = run(
-        "synth", "-o", synthetic, "--n", "600", "--classes", "8", "--seed", "1", "--json"
+        "synth", "-o", synthetic, "--rows", "600", "--n-classes", "8", "--seed", "1", "--json"
     )
     assert code == 0, out
     summary = json.loads(out)
@@ -74,10 +74,8 @@ def test_synth_then_inject_then_read(tmp_path: Path) -> None:
 
 def test_synth_is_deterministic(tmp_path: Path) -> None:
     for name in ("a", "b"):
-        assert (
-            run("synth", "-o", tmp_path / f"{name}.parquet", "--n", "300", "--seed", "4", "-q")[0]
-            == 0
-        )
+        out = tmp_path / f"{name}.parquet"
+        assert run("synth", "-o", out, "--rows", "300", "--seed", "4", "-q")[0] == 0
     a = pq.read_table(tmp_path / "a.parquet")
     b = pq.read_table(tmp_path / "b.parquet")
     assert a.equals(b)
@@ -85,7 +83,7 @@ def test_synth_is_deterministic(tmp_path: Path) -> None:
 
 def test_inject_prints_realised_rates(tmp_path: Path) -> None:
     path = tmp_path / "s.parquet"
-    run("synth", "-o", path, "--n", "400", "-q")
+    run("synth", "-o", path, "--rows", "400", "-q")
     code, _, err = run(
         "inject", path, "--protocol", "missing", "--rate", "0.3", "-o", tmp_path / "m.parquet"
     )
@@ -114,7 +112,7 @@ def test_inject_bad_input_exits_2_and_writes_nothing(tmp_path: Path) -> None:
 )
 def test_inject_bad_options_exit_2(tmp_path: Path, args: list[str], fragment: str) -> None:
     path = tmp_path / "s.parquet"
-    run("synth", "-o", path, "--n", "300", "-q")
+    run("synth", "-o", path, "--rows", "300", "-q")
     out = tmp_path / "o.parquet"
     code, _, err = run("inject", path, *args, "-o", out)
     assert code == 2 and fragment in err
@@ -123,7 +121,7 @@ def test_inject_bad_options_exit_2(tmp_path: Path, args: list[str], fragment: st
 
 def test_inject_refuses_to_overwrite_its_input(tmp_path: Path) -> None:
     path = tmp_path / "s.parquet"
-    run("synth", "-o", path, "--n", "300", "-q")
+    run("synth", "-o", path, "--rows", "300", "-q")
     before = path.read_bytes()
     code, _, err = run("inject", path, "-o", path)
     assert code == 2 and "overwrite the input" in err

@@ -44,7 +44,7 @@ def audit(*args: str) -> subprocess.CompletedProcess[str]:
 def data_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("ddp-cli") / "s.parquet"
     result = runner.invoke(
-        app, ["synth", "-o", str(path), "--n", "500", "--classes", "6", "--seed", "1", "-q"]
+        app, ["synth", "-o", str(path), "--rows", "500", "--n-classes", "6", "--seed", "1", "-q"]
     )
     assert result.exit_code == 0, result.output
     return path

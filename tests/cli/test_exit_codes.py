@@ -70,6 +70,7 @@ def data(tmp_path: Path) -> Path:
         ("one class", [["cat"]] * N_ROWS),
         ("every class on every row", [["cat", "dog"]] * N_ROWS),
         ("more classes than rows", [[f"c{i}"] for i in range(N_ROWS)]),
+        ("most classes on one row", [[f"c{i}"] if i < 40 else ["c0", "c2"] for i in range(N_ROWS)]),
     ],
 )
 def test_unlearnable_labels_are_refused_by_scan_and_train(
@@ -90,7 +91,7 @@ def test_unlearnable_labels_are_refused_by_scan_and_train(
         ["scan", "{data}", "--methods", "none"],
         ["train", "{data}"],
         ["inject", "{data}"],
-        ["synth", "--n", "100"],
+        ["synth", "--rows", "100"],
         ["demo", "--rows", "100"],
         ["bench", "{data}", "--loop"],
         ["embed", "{data}"],

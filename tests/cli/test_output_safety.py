@@ -49,7 +49,7 @@ def assert_refused(code: int, stderr: str, *fragments: str) -> None:
 def noisy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("data")
     clean, noisy = folder / "s.parquet", folder / "n.parquet"
-    assert run("synth", "-o", clean, "--n", "300", "--classes", "5", "-q")[0] == 0
+    assert run("synth", "-o", clean, "--rows", "300", "--n-classes", "5", "-q")[0] == 0
     assert run("inject", clean, "--rate", "0.4", "-o", noisy, "-q")[0] == 0
     return noisy
 
@@ -180,7 +180,7 @@ def test_folder_commands_refuse_a_folder_with_other_files(work: Path, command: l
 @pytest.mark.parametrize(
     "command",
     [
-        ["synth", "--n", "100"],
+        ["synth", "--rows", "100"],
         ["inject", "n.parquet"],
         ["clean", "n.parquet", "--audit", "n.parquet", "--strategy", "drop"],
         ["embed", "n.parquet", "--encoder", "clip:hashaudit-tiny:"],
@@ -204,9 +204,9 @@ def test_file_commands_refuse_a_folder_or_a_foreign_file(work: Path, command: li
 
 
 def test_a_previous_output_of_the_same_command_is_replaced(work: Path) -> None:
-    assert run("synth", "--n", "100", "-o", "s.parquet", "-q")[0] == 0
+    assert run("synth", "--rows", "100", "-o", "s.parquet", "-q")[0] == 0
     first = hashlib.sha256((work / "s.parquet").read_bytes()).hexdigest()
-    code, _, stderr = run("synth", "--n", "120", "-o", "s.parquet", "-q")
+    code, _, stderr = run("synth", "--rows", "120", "-o", "s.parquet", "-q")
     assert code == 0, stderr
     assert pq.read_metadata(work / "s.parquet").num_rows == 120
     assert hashlib.sha256((work / "s.parquet").read_bytes()).hexdigest() != first

@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from cli.common import result_console
 from cli.main import app
 
 runner = CliRunner()
@@ -21,7 +22,7 @@ def noisy_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     clean, noisy = folder / "s.parquet", folder / "n.parquet"
     assert (
         runner.invoke(
-            app, ["synth", "-o", str(clean), "--n", "800", "--classes", "8", "-q"]
+            app, ["synth", "-o", str(clean), "--rows", "800", "--n-classes", "8", "-q"]
         ).exit_code
         == 0
     )
@@ -34,6 +35,7 @@ def noisy_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return noisy
 
 
+@pytest.mark.e2e
 def test_scan_json_summary_and_files(noisy_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "audit"
     result = runner.invoke(
@@ -53,17 +55,31 @@ def test_scan_json_summary_and_files(noisy_file: Path, tmp_path: Path) -> None:
     ]
 
 
-def test_scan_prints_tables(noisy_file: Path, tmp_path: Path) -> None:
+@pytest.mark.e2e
+def test_scan_prints_tables(
+    noisy_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # stdout is not a terminal here, as in a pipe or `| tee`: 80 columns, like COLUMNS=80
+    monkeypatch.setattr(result_console, "width", 80)
+    out = tmp_path / "a"
     result = runner.invoke(
-        app, ["scan", str(noisy_file), "--methods", "none", "-o", str(tmp_path / "a"), "-q"]
+        app, ["scan", str(noisy_file), "--methods", "none", "-o", str(out), "-q"]
     )
     assert result.exit_code == 0, result.output
     assert (
         "Top 15 suspects" in result.stdout and "Detection against the known noise" in result.stdout
     )
     assert "estimated noise rate" in result.stdout
+    tables = result.stdout.split("estimated noise rate")[0].splitlines()
+    assert all(len(line) <= 80 for line in tables) and "…" not in result.stdout
+    audit = pq.read_table(out / "audit.parquet").to_pylist()
+    for row in sorted(audit, key=lambda row: row["rank"])[:15]:
+        # each suspect's id and score whole on one line of the table
+        line = next(line for line in tables if f" {row['id']} " in line)
+        assert f"{row['label_quality']:.3f}" in line
 
 
+@pytest.mark.e2e
 def test_scan_with_truth_file(noisy_file: Path, tmp_path: Path) -> None:
     table = pq.read_table(noisy_file)
     truth = tmp_path / "truth.parquet"

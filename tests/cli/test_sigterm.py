@@ -56,7 +56,7 @@ def child_script(module: str, name: str, argv: list[str]) -> str:
 def noisy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("data")
     runner = CliRunner()
-    assert runner.invoke(app, ["synth", "-o", str(folder / "s.parquet"), "--n", "300",
+    assert runner.invoke(app, ["synth", "-o", str(folder / "s.parquet"), "--rows", "300",
                                "--classes", "5", "-q"]).exit_code == 0  # fmt: skip
     return folder / "s.parquet"
 

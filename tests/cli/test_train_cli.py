@@ -24,7 +24,8 @@ def noisy_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     noisy = folder / "n.parquet"
     assert (
         runner.invoke(
-            app, ["synth", "-o", str(clean), "--n", "1200", "--classes", "8", "--seed", "2", "-q"]
+            app,
+            ["synth", "-o", str(clean), "--rows", "1200", "--n-classes", "8", "--seed", "2", "-q"],
         ).exit_code
         == 0
     )
@@ -37,6 +38,7 @@ def noisy_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return noisy
 
 
+@pytest.mark.e2e
 def test_train_reports_map_above_random_and_saves_a_usable_model(
     noisy_file: Path, tmp_path: Path
 ) -> None:

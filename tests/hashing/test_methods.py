@@ -108,6 +108,7 @@ def multi_label_run(request: pytest.FixtureRequest) -> tuple[str, Trained]:
 
 # Measured on this fixture (seeds 0 and 1 of the data): random mAP 0.24; plain 0.41-0.45,
 # rshnl 0.45-0.47, scbch 0.53-0.57, nrch 0.53-0.57 in both directions.
+@pytest.mark.e2e
 def test_each_method_learns_far_above_random_ranking(multi_label_run: tuple[str, Trained]) -> None:
     method, run = multi_label_run
     assert run.random_map == pytest.approx(0.24, abs=0.03)
@@ -126,6 +127,7 @@ AUROC_FLOORS = {
 }
 
 
+@pytest.mark.e2e
 def test_each_signal_separates_noisy_rows(multi_label_run: tuple[str, Trained]) -> None:
     method, run = multi_label_run
     signals = run.hasher.signals_
@@ -135,6 +137,7 @@ def test_each_signal_separates_noisy_rows(multi_label_run: tuple[str, Trained]) 
         assert score > AUROC_FLOORS[name], (name, score)
 
 
+@pytest.mark.e2e
 def test_robust_methods_beat_plain_at_40_percent_noise(
     multi_label_run: tuple[str, Trained],
 ) -> None:
@@ -147,6 +150,7 @@ def test_robust_methods_beat_plain_at_40_percent_noise(
     assert run.map_t2i > plain.map_t2i + 0.01, (method, run.map_t2i, plain.map_t2i)
 
 
+@pytest.mark.e2e
 def test_rshnl_on_single_label_data_its_home_setting() -> None:
     run = train_on_synthetic("rshnl", mean_labels=1.0, epochs=15)
     assert run.map_i2t > 1.5 * run.random_map and run.map_t2i > 1.5 * run.random_map

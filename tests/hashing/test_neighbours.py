@@ -219,6 +219,7 @@ PEAK_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.e2e
 def test_no_search_allocates_an_n_by_n_matrix() -> None:
     n_rows = 16_000  # an N x N float32 matrix would be 1 GB
     script = PEAK_SCRIPT.format(root=str(ROOT), n_rows=n_rows)
