@@ -186,6 +186,8 @@ def render_scan(scan: ScanResult, summary: dict[str, Any], out: Path) -> None:
     if "true_noise_rate" in summary:
         line += f" (true noise rate {summary['true_noise_rate']:.3f})"
     result_console.print(line, highlight=False)
+    if "noise_model" in summary:
+        result_console.print(summary["noise_model"]["line"], highlight=False)
     if "detection" in summary:
         result_console.print(detection_table(summary["detection"], width))
     times = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in scan.timings.items())
