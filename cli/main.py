@@ -135,6 +135,8 @@ def synth(
         "synthetic.parquet"
     ),
     rows: Annotated[int, typer.Option("--rows", help="Number of rows.")] = SynthSettings.n_rows,
+    # the option's name before 0.1.0's renaming: scripts written for it keep working
+    rows_old_name: Annotated[int | None, typer.Option("--n", hidden=True)] = None,
     n_classes: Annotated[
         int, typer.Option("--n-classes", help="Number of classes.")
     ] = SynthSettings.n_classes,
@@ -171,6 +173,8 @@ def synth(
         text_dim=("text_dim", text_dim),
         seed=("seed", seed),
     )
+    if rows_old_name is not None:
+        given.setdefault("n_rows", rows_old_name)
     from_file = read_toml_settings(config, SynthSettings)  # its errors name the file
     try:
         settings = SynthSettings(**{**from_file, **given})

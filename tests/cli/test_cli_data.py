@@ -81,6 +81,15 @@ def test_synth_is_deterministic(tmp_path: Path) -> None:
     assert a.equals(b)
 
 
+def test_synth_keeps_its_old_rows_option_name(tmp_path: Path) -> None:
+    # scripts written before --n became --rows keep working, and make the same data
+    assert run("synth", "-o", tmp_path / "old.parquet", "--n", "300", "-q")[0] == 0
+    assert run("synth", "-o", tmp_path / "new.parquet", "--rows", "300", "-q")[0] == 0
+    old = pq.read_table(tmp_path / "old.parquet").replace_schema_metadata(None)
+    assert old.num_rows == 300
+    assert old.equals(pq.read_table(tmp_path / "new.parquet").replace_schema_metadata(None))
+
+
 def test_inject_prints_realised_rates(tmp_path: Path) -> None:
     path = tmp_path / "s.parquet"
     run("synth", "-o", path, "--rows", "400", "-q")
