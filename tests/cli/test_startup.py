@@ -161,3 +161,30 @@ def test_nproc_shares_the_default_thread_count_and_keeps_the_users(
     monkeypatch.setattr(threads, "DEFAULTED", frozenset())
     assert cli.launch.launch_local(2, ["train", "x.parquet"]) == 0
     assert seen == ["4", "3"]  # the default split over the workers; the user's value kept
+
+
+@pytest.mark.parametrize(
+    ("arguments", "named"),
+    [
+        (["synth", "--seed", "99999999999999999999999"], "--seed"),
+        (["scan", "x.parquet", "--device", "tpu"], "--device"),
+        (["synth", "--no-such-option"], "--no-such-option"),
+        (["no-such-command"], "no-such-command"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(
+    arguments: list[str],
+    named: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # the console script, not CliRunner: the one-line form is the entry point's doing
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["audit", *arguments])
+    with pytest.raises(SystemExit) as stopped:
+        cli.entry.main()
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and named in err
+    assert list(tmp_path.iterdir()) == []
