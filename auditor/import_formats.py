@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -524,13 +524,7 @@ def import_table(
         record_format,
         path,
         table_format=fmt or table_format(path),
-        columns={
-            "image": columns.image,
-            "text": columns.text,
-            "labels": columns.labels,
-            "id": columns.id,
-            "split": columns.split,
-        },
+        columns=asdict(columns),
         label_sep=sep,
         labels_are_lists=sep is None,
         images_root=str(Path(images_root).resolve()) if images_root is not None else None,
@@ -727,13 +721,7 @@ def import_hf(
     record = source_record(
         "hf",
         folder,
-        columns={
-            "image": columns.image,
-            "text": columns.text,
-            "labels": columns.labels,
-            "id": columns.id,
-            "split": columns.split,
-        },
+        columns=asdict(columns),
         label_sep=sep,
         labels_are_class_numbers=names is not None,
         labels_are_lists=sep is None,
