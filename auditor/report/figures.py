@@ -34,6 +34,7 @@ from auditor.report.text import number
 CLEANLAB = "cleanlab_quality"  # drawn apart from the other signals: the reference to beat
 HISTOGRAM_BINS = 40
 CURVE_POINTS = 400  # points per plotted curve: enough for a smooth line at any N
+LABEL_CHAR_WIDTH = 5.4  # px, about the mean glyph width of the 9 px tick labels
 CLEAN_COLOUR = "#4c72b0"
 NOISY_COLOUR = "#dd5555"
 PALETTE = ("#4c72b0", "#55a868", "#8172b2", "#ccb974", "#64b5cd", "#937860", "#da8bc3", "#8c8c8c")
@@ -260,8 +261,14 @@ def curves_figure(curves: Mapping[str, Curves], scores: Mapping[str, Mapping[str
 
 
 def retrieval_figure(rows: Sequence[Mapping[str, Any]]) -> Chart:
-    """Grouped bars of mAP image→text and text→image per benchmark row, labels slanted below."""
-    box = Box(left=52, top=16, width=max(300.0, 72.0 * len(rows)), height=170)
+    """Grouped bars of mAP image→text and text→image per benchmark row, labels slanted below
+    (the margins grow with the longest label, so none is cut off)."""
+    labels = [_retrieval_label(row) for row in rows]
+    slot = 72.0
+    # A label slanted by 30° spans cos 30° ≈ 0.87 of its length to the left, half of it down.
+    reach = max([len(label) * LABEL_CHAR_WIDTH for label in labels] + [0.0])
+    left = max(52.0, 0.87 * len(labels[0]) * LABEL_CHAR_WIDTH - slot / 2 + 8) if labels else 52.0
+    box = Box(left=left, top=16, width=max(300.0, slot * len(rows)), height=170)
     highest = max([float(row[key]) for row in rows for key in ("map_i2t", "map_t2i")] + [0.0])
     y_domain = (0.0, max(highest, 1e-3) * 1.25)  # headroom for the legend above the bars
     marks, texts = axes(
@@ -277,15 +284,15 @@ def retrieval_figure(rows: Sequence[Mapping[str, Any]]) -> Chart:
         lefts = centres + offset * width
         path = bars_path(lefts, lefts + width, tops, box.bottom)
         marks.insert(1, Mark(path, fill=colour, title=label, role="series"))
-    for centre, row in zip(centres, rows, strict=True):
+    for centre, label in zip(centres, labels, strict=True):
         x, y = pixel(centre + 4), pixel(box.bottom + 14)
-        texts.append(Text(x, y, _retrieval_label(row), anchor="end", size=9, angle=-30))
+        texts.append(Text(x, y, label, anchor="end", size=9, angle=-30))
     key_marks, key_texts = _one_line_legend(
         box.left + 8, box.top + 14, [(label, colour, 1.0) for label, _, colour, _ in series]
     )
     return Chart(
         width=int(box.right + 16),
-        height=int(box.bottom + 110),
+        height=int(box.bottom + 0.5 * reach + 28),
         label="retrieval mAP",
         marks=(*marks, *key_marks),
         texts=(*texts, *key_texts),
