@@ -312,7 +312,8 @@ def test_report_of_a_large_audit_stays_the_size_of_a_small_one(audit_copy: Path)
     path = build_report(audit_copy)
     parsed = parse_report(path)
     assert len(parsed.tables["suspects-table"]) == 50
-    assert path.stat().st_size < 2 * small  # measured: 134 kB at 20,200 rows, 186 kB at 200
+    # measured: 338 kB at 200 rows, 536 kB at 20,200 (the review lists at most 500 changes)
+    assert path.stat().st_size < 2 * small
 
 
 # ---------------------------------------------------------------------------- pure helpers
