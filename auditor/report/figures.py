@@ -9,7 +9,7 @@ seconds of the report's start-up, for what is one sort and two cumulative sums.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,7 @@ from auditor.report.svg import (
     axes,
     bars_path,
     legend,
+    legend_width,
     nice_ticks,
     path_data,
     pixel,
@@ -35,6 +36,8 @@ CLEANLAB = "cleanlab_quality"  # drawn apart from the other signals: the referen
 HISTOGRAM_BINS = 40
 CURVE_POINTS = 400  # points per plotted curve: enough for a smooth line at any N
 LABEL_CHAR_WIDTH = 5.4  # px, about the mean glyph width of the 9 px tick labels
+LEGEND_LABEL_WIDTH = 130.0  # px for a signal name in the curves' legend (24 characters)
+LEGEND_VALUE_WIDTH = 44.0  # px per AUPRC / AUROC column
 CLEAN_COLOUR = "#4c72b0"
 NOISY_COLOUR = "#dd5555"
 PALETTE = ("#4c72b0", "#55a868", "#8172b2", "#ccb974", "#64b5cd", "#937860", "#da8bc3", "#8c8c8c")
@@ -150,7 +153,7 @@ def histogram_figure(
     highest = max(int(max(count.max() for count in counts)), 1)
     x_domain = (float(edges[0]), float(edges[-1]))
     y_domain = (0.0, highest * 1.05)
-    grid, texts = axes(
+    (grid, frame), texts = axes(
         box, x_domain, y_domain,
         x_ticks=nice_ticks(*x_domain), y_ticks=nice_ticks(*y_domain, integer=True),
         y_label="rows",
@@ -175,7 +178,7 @@ def histogram_figure(
         width=340,
         height=230,
         label=f"histogram of {name}",
-        marks=(grid[0], *series, *grid[1:], *key_marks),
+        marks=(grid, *series, frame, *key_marks),  # the frame over the bins' edges
         texts=(*texts, *key_texts),
     )
 
@@ -239,20 +242,20 @@ def curves_figure(curves: Mapping[str, Curves], scores: Mapping[str, Mapping[str
                 scale(xs, unit, (box.left, box.right)),
                 scale(ys, (0.0, 1.02), (box.bottom, box.top)),
             )
-            marks.append(Mark(line, stroke=style.stroke, width=style.width, dash=style.dash,
-                              title=name, role="series"))  # fmt: skip
+            marks.append(replace(style, d=line, title=name, role="series"))
     names = list(curves)
+    legend_x = roc_box.right + 24
     key_marks, key_texts = legend(
-        roc_box.right + 24, pr_box.top + 4,
+        legend_x, pr_box.top + 4,
         [(name, curve_style(name, others)) for name in names],
         values=[
             [number(scores.get(name, {}).get(key)) for key in ("auprc", "auroc")]
             for name in names
         ],
-        headers=("AUPRC", "AUROC"), label_width=130, value_width=44,
+        headers=("AUPRC", "AUROC"), label_width=LEGEND_LABEL_WIDTH, value_width=LEGEND_VALUE_WIDTH,
     )  # fmt: skip
     return Chart(
-        width=int(roc_box.right + 24 + 16 + 6 + 130 + 2 * 44 + 12),
+        width=int(legend_x + legend_width(LEGEND_LABEL_WIDTH, LEGEND_VALUE_WIDTH, 2) + 12),
         height=int(pr_box.bottom + 40),
         label="precision-recall and ROC curves",
         marks=(*marks, *key_marks),

@@ -21,6 +21,7 @@ FRAME_COLOUR = "#888888"
 TICK_LENGTH = 4.0
 LEGEND_ROW = 14.0  # pixels between legend rows
 SWATCH = 16.0  # width of a legend swatch
+SWATCH_GAP = 6.0  # between a swatch and its label
 
 
 @dataclass(frozen=True)
@@ -177,8 +178,8 @@ def axes(
 ) -> tuple[list[Mark], list[Text]]:
     """Grid, frame, ticks, tick labels, axis labels and title of one plot area.
 
-    Returns the marks to draw BEHIND the data (grid) and in front (frame, ticks) as one list,
-    grid first, and the texts. Ticks outside the domain are left out.
+    Returns two marks, the grid (to draw behind the data) and the frame with its ticks, and
+    the texts. Ticks outside the domain are left out.
     """
     xs = _inside(x_ticks, x_domain)
     ys = _inside(y_ticks, y_domain)
@@ -244,7 +245,8 @@ def legend(
     """
     marks: list[Mark] = []
     texts: list[Text] = []
-    columns_x = [x + SWATCH + 6 + label_width + value_width * (k + 1) for k in range(len(headers))]
+    start = x + SWATCH + SWATCH_GAP
+    columns_x = [start + label_width + value_width * (k + 1) for k in range(len(headers))]
     if headers:
         texts += [
             Text(pixel(column), pixel(y), header, anchor="end", size=9, bold=True)
@@ -258,7 +260,13 @@ def legend(
         else:
             swatch = f"M{_coord(x)} {_coord(baseline - 4)}h{SWATCH:g}"
         marks.append(replace(style, d=swatch, title="", role="swatch"))
-        texts.append(Text(pixel(x + SWATCH + 6), pixel(baseline), label, anchor="start", size=9))
+        texts.append(Text(pixel(start), pixel(baseline), label, anchor="start", size=9))
         for column, value in zip(columns_x, values[row] if values else (), strict=False):
             texts.append(Text(pixel(column), pixel(baseline), value, anchor="end", size=9))
     return marks, texts
+
+
+def legend_width(label_width: float, value_width: float, columns: int) -> float:
+    """The width of a :func:`legend` with ``columns`` value columns (its right edge is the last
+    column's right-aligned text)."""
+    return SWATCH + SWATCH_GAP + label_width + value_width * columns
