@@ -171,9 +171,9 @@ def histogram_figure(
         series.append(Mark(outline, fill=colour, opacity=opacity, title=label, role="series"))
     key_marks, key_texts = _one_line_legend(box.left, 28, groups)
     title = f"{name} ({'low' if direction == LOW_IS_SUSPECT else 'high'} = suspect)"
-    if dropped:
-        title += f", {dropped} non-finite left out"
     texts.append(Text(pixel(box.left + box.width / 2), 13, title, bold=True))
+    if dropped:  # on the legend's line, right-aligned: the title line has no room to spare
+        texts.append(Text(box.right, 28, f"{dropped:,} non-finite left out", anchor="end", size=9))
     return Chart(
         width=340,
         height=230,

@@ -30,7 +30,7 @@ from auditor.report import (
     thin,
 )
 from auditor.report import page as report_page
-from auditor.report.figures import HISTOGRAM_BINS, suspicion
+from auditor.report.figures import HISTOGRAM_BINS, histogram_figure, suspicion
 from auditor.scanning import run_scan, write_scan
 from tests.auditor.report_fixtures import (
     FAST_SETTINGS,
@@ -417,3 +417,12 @@ def test_snippet() -> None:
     assert snippet(None) == ""
     cut = snippet("word " * 100, limit=20)
     assert len(cut) <= 20 and cut.endswith("…")
+
+
+def test_histogram_figure_says_how_many_values_it_left_out() -> None:
+    values = np.r_[np.linspace(0.0, 1.0, 50), [np.nan] * 3, [np.inf]]
+    chart = histogram_figure("weight", values, None, "low_is_suspect")
+    texts = [text.text for text in chart.texts]
+    assert "weight (low = suspect)" in texts and "4 non-finite left out" in texts
+    (series,) = [mark for mark in chart.marks if mark.role == "series"]
+    assert series.title == "all rows" and series.d.count("V") == 40 + 1
