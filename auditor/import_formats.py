@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -295,24 +295,18 @@ def import_coco(
     check_unique_ids(image_ids, file=file, column="images.id")
     position = {image_id: row for row, image_id in enumerate(image_ids)}
     labels: list[set[str]] = [set() for _ in image_entries]
+    known_ids: dict[str, Container[Any]] = {"category_id": names, "image_id": position}
     for row, annotation in enumerate(_coco_list(document, "annotations", annotations)):
-        category = annotation.get("category_id")
-        if category not in names:
-            raise DataError(
-                f"unknown category id {category!r} (annotation id {annotation['id']!r})",
-                file=file,
-                column="annotations.category_id",
-                row=row,
-            )
-        image_id = annotation.get("image_id")
-        if image_id not in position:
-            raise DataError(
-                f"unknown image id {image_id!r} (annotation id {annotation['id']!r})",
-                file=file,
-                column="annotations.image_id",
-                row=row,
-            )
-        labels[position[image_id]].add(names[category])
+        for key, known in known_ids.items():
+            if annotation.get(key) not in known:
+                raise DataError(
+                    f"unknown {key.replace('_', ' ')} {annotation.get(key)!r} "
+                    f"(annotation id {annotation['id']!r})",
+                    file=file,
+                    column=f"annotations.{key}",
+                    row=row,
+                )
+        labels[position[annotation.get("image_id")]].add(names[annotation["category_id"]])
     unlabelled = [row for row, found in enumerate(labels) if not found]
     notes = []
     if unlabelled and not skip_unlabelled:
