@@ -284,6 +284,15 @@ def emit_json(summary: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def emit_summary(summary: dict[str, Any], line: str, json_output: bool, quiet: bool) -> None:
+    """A command's closing word: with ``--json`` the summary on stdout, otherwise ``line`` as a
+    status line on stderr (none with ``-q``)."""
+    if json_output:
+        emit_json(summary)
+    else:
+        status(line, quiet)
+
+
 def read_toml_settings(path: Path | None, settings_class: type) -> dict[str, Any]:
     """Fields for a settings dataclass from a TOML file (``--config``); unknown keys are errors."""
     if path is None:
