@@ -213,6 +213,16 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextlib.contextmanager
+def usage_errors(kinds: tuple[type[Exception], ...] = (ValueError,)) -> Iterator[None]:
+    """Inside: a ValueError (or one of ``kinds``) the library raises on an option's value becomes
+    typer's usage error: one line, exit code 2."""
+    try:
+        yield
+    except kinds as error:
+        raise typer.BadParameter(str(error)) from None
+
+
 def handle_errors(command: F) -> F:
     """Bad input -> one line on stderr and exit 2; Ctrl-C -> exit 130, SIGTERM -> exit 143
     (nothing left behind either way); anything unexpected -> exit 1."""

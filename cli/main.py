@@ -39,6 +39,7 @@ from cli.common import (
     parse_classes,
     read_toml_settings,
     result_console,
+    usage_errors,
 )
 from cli.embed_command import embed
 from cli.export_command import export
@@ -175,10 +176,8 @@ def synth(
     if rows_old_name is not None:
         given.setdefault("n_rows", rows_old_name)
     from_file = read_toml_settings(config, SynthSettings)  # its errors name the file
-    try:
+    with usage_errors((ValueError, TypeError)):
         settings = SynthSettings(**{**from_file, **given})
-    except (ValueError, TypeError) as error:
-        raise typer.BadParameter(str(error)) from None
     data = make_synthetic(settings)
     dataset = data.to_dataset()
     provenance = make_provenance(
@@ -261,12 +260,10 @@ def inject(
         classes=parse_classes(classes),
         require_embeddings=False,
     )
-    try:
+    with usage_errors():
         noisy_table, result = inject_into_table(
             table, dataset, protocol=protocol, rate=rate, seed=seed, columns=columns
         )
-    except ValueError as error:
-        raise typer.BadParameter(str(error)) from None
     settings = {"protocol": protocol, "rate": rate}
     provenance = make_provenance(
         "inject",
