@@ -1,7 +1,8 @@
 """What every hashing method shares: its settings base class and the method interface.
 
 A method is an ``nn.Module`` holding the two hash towers plus its own parameters (prototypes,
-classifier heads, centres). The shared training loop (``hashing.hasher.train``) drives it through
+classifier heads, centres), which it creates in ``build_method_parts(generator)`` right after
+the towers. The shared training loop (``hashing.hasher.train``) drives it through
 four hooks:
 
 1. ``start_training(labels)`` - once, with all (N, C) training labels, to set per-sample state;
