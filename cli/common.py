@@ -133,13 +133,14 @@ ClassesOption = Annotated[
 
 
 def column_names(
-    id_column: str = "id",
-    labels_column: str = "labels",
-    image_column: str = "image_embedding",
-    text_column: str = "text_embedding",
-    split_column: str = "split",
-    clean_column: str = "clean_labels",
+    id_column: str,
+    labels_column: str,
+    image_column: str,
+    text_column: str,
+    split_column: str,
+    clean_column: str,
 ) -> ColumnNames:
+    """The column options' values (defaults: ``ColumnNames``') as a ``ColumnNames``."""
     return ColumnNames(
         id=id_column,
         labels=labels_column,
