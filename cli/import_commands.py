@@ -104,7 +104,6 @@ def run_import(
 ) -> None:
     """The steps every import shares: refuse an ``out`` it must not replace (or one of the
     ``sources``), read the source, write the table and say so."""
-    configure_logging(quiet)
     check_output_file(out, command, *sources)
     write_imported(read_source(), out, command, json_output, quiet)
 
@@ -148,6 +147,7 @@ def coco(
     quiet: QuietOption = False,
 ) -> None:
     """COCO: one row per image; labels = its annotations' category names; id = image id."""
+    configure_logging(quiet)
     from auditor.import_formats import import_coco  # pandas only when importing
 
     read_source = partial(
@@ -187,6 +187,7 @@ def table(
     quiet: QuietOption = False,
 ) -> None:
     """A CSV / TSV / JSONL / Parquet table with an image path, a text and tags per row."""
+    configure_logging(quiet)
     from auditor.import_formats import import_table
 
     columns = table_columns(
@@ -224,6 +225,7 @@ def folder(
     quiet: QuietOption = False,
 ) -> None:
     """DIR/<images> + a sidecar CSV/JSONL whose file_name column names them (relative to DIR)."""
+    configure_logging(quiet)
     from auditor.import_formats import import_folder
 
     columns = table_columns(image_column, text_column, labels_column, id_column, split_column)
@@ -255,6 +257,7 @@ def hf(
     quiet: QuietOption = False,
 ) -> None:
     """A Hugging Face `datasets` folder written by save_to_disk, read with pyarrow."""
+    configure_logging(quiet)
     from auditor.import_formats import import_hf
 
     columns = table_columns(
