@@ -83,13 +83,13 @@ class RawImages:
             self._bytes = array
         else:
             raise DataError(f"wrong type {data_type}: {expected}", file=file, column=column)
-        self._valid = array.is_valid().to_numpy(zero_copy_only=False)
+        self._valid = array.is_valid()  # Arrow, not numpy: to_numpy would import pandas
 
     def __len__(self) -> int:
         return len(self._valid)
 
     def load(self, row: int) -> bytes:
-        if not self._valid[row]:
+        if not self._valid[row].as_py():
             raise BadCell("no image (null)")
         if self._bytes is not None:
             data = self._bytes[row].as_py()
