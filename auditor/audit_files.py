@@ -30,6 +30,7 @@ import pyarrow as pa
 
 from auditor.dataset import DataError
 from auditor.io import (
+    column_numbers,
     read_table,
     require_columns,
     schema_classes,
@@ -153,12 +154,11 @@ class AuditFolder:
         """(N,) bool, True = the row is truly noisy; None when the truth is unknown."""
         if TRUTH_COLUMN not in self.audit.column_names:
             return None
-        return np.asarray(self.audit.column(TRUTH_COLUMN).to_numpy(zero_copy_only=False), bool)
+        return column_numbers(self.audit.column(TRUTH_COLUMN)) == 1.0  # a null is not noisy
 
     def values(self, column: str) -> np.ndarray:
-        """(N,) float64 values of a numeric column."""
-        array = self.audit.column(column).to_numpy(zero_copy_only=False)
-        return np.asarray(array, dtype=np.float64)
+        """(N,) float64 values of a numeric column (a null is NaN)."""
+        return column_numbers(self.audit.column(column))
 
 
 def read_audit_folder(path: str | Path) -> AuditFolder:

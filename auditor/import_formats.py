@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -295,24 +295,18 @@ def import_coco(
     check_unique_ids(image_ids, file=file, column="images.id")
     position = {image_id: row for row, image_id in enumerate(image_ids)}
     labels: list[set[str]] = [set() for _ in image_entries]
+    known_ids: dict[str, Container[Any]] = {"category_id": names, "image_id": position}
     for row, annotation in enumerate(_coco_list(document, "annotations", annotations)):
-        category = annotation.get("category_id")
-        if category not in names:
-            raise DataError(
-                f"unknown category id {category!r} (annotation id {annotation['id']!r})",
-                file=file,
-                column="annotations.category_id",
-                row=row,
-            )
-        image_id = annotation.get("image_id")
-        if image_id not in position:
-            raise DataError(
-                f"unknown image id {image_id!r} (annotation id {annotation['id']!r})",
-                file=file,
-                column="annotations.image_id",
-                row=row,
-            )
-        labels[position[image_id]].add(names[category])
+        for key, known in known_ids.items():
+            if annotation.get(key) not in known:
+                raise DataError(
+                    f"unknown {key.replace('_', ' ')} {annotation.get(key)!r} "
+                    f"(annotation id {annotation['id']!r})",
+                    file=file,
+                    column=f"annotations.{key}",
+                    row=row,
+                )
+        labels[position[annotation.get("image_id")]].add(names[annotation["category_id"]])
     unlabelled = [row for row, found in enumerate(labels) if not found]
     notes = []
     if unlabelled and not skip_unlabelled:
@@ -492,34 +486,17 @@ def import_table(
         file=file,
         column=columns.labels,
     )
-    ids: list[Any] = list(range(len(frame)))
-    if columns.id is not None:
-        ids = [_id_value(value) for value in _column(frame, columns.id, file, "--id-column")]
-        check_unique_ids(ids, file=file, column=columns.id)
-    image = None
-    if columns.image is not None:
+
+    def read(column: str, option: str) -> list[Any]:
+        return _column(frame, column, file, option)
+
+    def image_of(column: str) -> pa.Array:
         root = Path(images_root) if images_root is not None else path.parent
-        names = _column(frame, columns.image, file, "--image-column")
-        image = image_array(
-            resolve_images(names, root, file=file, column=columns.image), embed_bytes
-        )
-    text = None
-    if columns.text is not None:
-        text = _text_cells(_column(frame, columns.text, file, "--text-column"), file, columns.text)
-    split = None
-    if columns.split is not None:
-        split = [str(v) for v in _column(frame, columns.split, file, "--split-column")]
+        names = read(column, "--image-column")
+        return image_array(resolve_images(names, root, file=file, column=column), embed_bytes)
+
     classes = sorted({tag for row in labels for tag in row})
-    table = contract_table(
-        ids=ids,
-        labels=labels,
-        image=image,
-        text=text,
-        split=split,
-        source_rows=range(len(frame)),
-        classes=classes,
-        file=file,
-    )
+    table = _contract_of_columns(read, image_of, len(frame), columns, labels, classes, file)
     record = source_record(
         record_format,
         path,
@@ -530,6 +507,43 @@ def import_table(
         images_root=str(Path(images_root).resolve()) if images_root is not None else None,
     )
     return ImportedData(table=table, classes=tuple(classes), record=record)
+
+
+def _contract_of_columns(
+    read: Callable[[str, str], list[Any]],
+    image_of: Callable[[str], pa.Array],
+    n_rows: int,
+    columns: TableColumns,
+    labels: Sequence[Sequence[str]],
+    classes: Sequence[str],
+    file: str,
+) -> pa.Table:
+    """The contract table of a source's ``n_rows`` rows from the columns ``columns`` names:
+    ``read(column, option)`` gives a column's cells (a DataError naming the column, and the
+    ``option`` that chose it, when it is missing), ``image_of(column)`` the image column's
+    array. Ids default to the 0-based row; the columns are read in the order id, image, text,
+    split, so the first missing one is the one reported."""
+    ids: list[Any] = list(range(n_rows))
+    if columns.id is not None:
+        ids = [_id_value(value) for value in read(columns.id, "--id-column")]
+        check_unique_ids(ids, file=file, column=columns.id)
+    image = image_of(columns.image) if columns.image is not None else None
+    text = None
+    if columns.text is not None:
+        text = _text_cells(read(columns.text, "--text-column"), file, columns.text)
+    split = None
+    if columns.split is not None:
+        split = [str(v) for v in read(columns.split, "--split-column")]
+    return contract_table(
+        ids=ids,
+        labels=labels,
+        image=image,
+        text=text,
+        split=split,
+        source_rows=range(n_rows),
+        classes=classes,
+        file=file,
+    )
 
 
 def _id_value(value: Any) -> Any:
@@ -688,36 +702,20 @@ def import_hf(
             for row, value in enumerate(values)
         ]
     labels, sep = parse_label_cells(values, sep=label_sep, file=file, column=columns.labels)
-    ids: list[Any] = list(range(table.num_rows))
-    if columns.id is not None:
-        ids = [_id_value(v) for v in _arrow_column(table, columns.id, file).to_pylist()]
-        check_unique_ids(ids, file=file, column=columns.id)
-    image = None
-    if columns.image is not None:
-        raw = _arrow_column(table, columns.image, file).combine_chunks()
+
+    def read(column: str, option: str) -> list[Any]:
+        return _arrow_column(table, column, file).to_pylist()
+
+    def image_of(column: str) -> pa.Array:
+        raw = _arrow_column(table, column, file).combine_chunks()
         if pa.types.is_struct(raw.type):
-            image = _checked_image_structs(raw, folder, file, columns.image)
-        else:
-            root = Path(images_root) if images_root is not None else folder
-            paths = resolve_images(raw.to_pylist(), root, file=file, column=columns.image)
-            image = image_array(paths, embed_bytes)
-    text = None
-    if columns.text is not None:
-        text = _text_cells(_arrow_column(table, columns.text, file).to_pylist(), file, columns.text)
-    split = None
-    if columns.split is not None:
-        split = [str(v) for v in _arrow_column(table, columns.split, file).to_pylist()]
+            return _checked_image_structs(raw, folder, file, column)
+        root = Path(images_root) if images_root is not None else folder
+        paths = resolve_images(raw.to_pylist(), root, file=file, column=column)
+        return image_array(paths, embed_bytes)
+
     classes = names if names is not None else sorted({tag for row in labels for tag in row})
-    contract = contract_table(
-        ids=ids,
-        labels=labels,
-        image=image,
-        text=text,
-        split=split,
-        source_rows=range(table.num_rows),
-        classes=classes,
-        file=file,
-    )
+    contract = _contract_of_columns(read, image_of, table.num_rows, columns, labels, classes, file)
     record = source_record(
         "hf",
         folder,

@@ -49,7 +49,16 @@ def read_table(path: str | Path, columns: Sequence[str] | None = None) -> pa.Tab
     if path.is_dir():
         raise DataError("is a folder, not a Parquet file", file=str(path))
     try:
-        return pq.read_table(path, columns=list(columns) if columns is not None else None)
+        # ParquetFile, not pq.read_table: that goes through pyarrow.dataset, whose import loads
+        # pandas (about 1 s of every command's start) for what is a single-file read.
+        with pq.ParquetFile(path) as parquet:
+            if columns is not None:
+                absent = [name for name in columns if name not in parquet.schema_arrow.names]
+                if absent:  # ParquetFile.read would skip it silently
+                    raise DataError("no such column", file=str(path), column=absent[0])
+            return parquet.read(columns=list(columns) if columns is not None else None)
+    except DataError:
+        raise
     except (pa.ArrowException, OSError, ValueError) as error:
         first_line = (
             str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
@@ -69,6 +78,26 @@ def read_schema(path: str | Path) -> pa.Schema:
             str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         )
         raise DataError(f"not a readable Parquet file ({first_line})", file=str(path)) from error
+
+
+def column_numbers(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """(N,) float64 copy of a numeric or bool Arrow column; a null becomes NaN.
+
+    Read from the Arrow buffer rather than with ``to_numpy``: pyarrow's numpy conversion goes
+    through its pandas layer, which imports pandas (0.3–1 s, most of ``audit report``'s time;
+    so do ``pa.array`` and ``pa.scalar`` of Python or numpy values).
+    """
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    array = pc.cast(column, pa.float64())
+    if len(array) == 0:
+        return np.zeros(0)
+    values = np.frombuffer(
+        array.buffers()[1], dtype=np.float64, count=len(array), offset=8 * array.offset
+    ).copy()
+    if array.null_count:
+        values[column_numbers(array.is_null()) == 1.0] = np.nan
+    return values
 
 
 def read_dataset(

@@ -32,6 +32,8 @@ time about O(N^1.5 · D); measured recall@50 0.85–0.88 (20,000–100,000 rows)
 
 from __future__ import annotations
 
+from typing import TypedDict, Unpack
+
 import numpy as np
 
 from hashing.neighbours import DEFAULT_NPROBE, INDEX_MIN_ROWS
@@ -78,6 +80,15 @@ def knn_features(image: np.ndarray, text: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------ neighbour search
+class IndexOptions(TypedDict, total=False):
+    """The approximate index's keyword options of :func:`nearest_neighbours`, for the functions
+    that pass them on."""
+
+    index_min_rows: int | None
+    nprobe: int
+    seed: int
+
+
 def nearest_neighbours(
     features: np.ndarray,
     k: int = DEFAULT_K,
@@ -232,10 +243,7 @@ def knn_vote(
     labels: np.ndarray,
     k: int = DEFAULT_K,
     block_size: int = DEFAULT_BLOCK_SIZE,
-    *,
-    index_min_rows: int | None = INDEX_MIN_ROWS,
-    nprobe: int = DEFAULT_NPROBE,
-    seed: int = 0,
+    **index: Unpack[IndexOptions],
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``knn_vote`` signal: agreement of each row's labels with its k nearest neighbours'.
 
@@ -249,7 +257,7 @@ def knn_vote(
         Neighbours per row (default 50).
     block_size : int
         Rows per block of the neighbour search's tie re-search; memory O(block_size × N).
-    index_min_rows, nprobe, seed
+    **index : index_min_rows, nprobe, seed
         Passed to :func:`nearest_neighbours` (approximate search from ``index_min_rows`` rows).
 
     Returns
@@ -268,8 +276,6 @@ def knn_vote(
         )
     if labels.size and not np.isin(labels, (0, 1)).all():
         raise ValueError("labels must be multi-hot: every entry 0 or 1")
-    neighbours, _ = nearest_neighbours(
-        features, k, block_size, index_min_rows=index_min_rows, nprobe=nprobe, seed=seed
-    )
+    neighbours, _ = nearest_neighbours(features, k, block_size, **index)
     votes = neighbour_votes(neighbours, labels)
     return vote_row_score(labels, votes, k), votes

@@ -65,35 +65,31 @@ class RawImages:
             names = [data_type.field(i).name for i in range(data_type.num_fields)]
             if "bytes" not in names and "path" not in names:
                 raise DataError(f"wrong type {data_type}: {expected}", file=file, column=column)
+            for name, has_expected_type in (("bytes", _is_binary), ("path", _is_string)):
+                if name in names and not has_expected_type(array.field(name).type):
+                    raise DataError(
+                        f"wrong type {data_type}: field '{name}' is {array.field(name).type}; "
+                        + expected,
+                        file=file,
+                        column=column,
+                    )
             if "bytes" in names:
                 self._bytes = array.field("bytes")
-                if not _is_binary(self._bytes.type):
-                    raise DataError(
-                        f"wrong type {data_type}: field 'bytes' is {self._bytes.type}; {expected}",
-                        file=file,
-                        column=column,
-                    )
             if "path" in names:
                 self._paths = array.field("path")
-                if not _is_string(self._paths.type):
-                    raise DataError(
-                        f"wrong type {data_type}: field 'path' is {self._paths.type}; {expected}",
-                        file=file,
-                        column=column,
-                    )
         elif _is_string(data_type):
             self._paths = array
         elif _is_binary(data_type):
             self._bytes = array
         else:
             raise DataError(f"wrong type {data_type}: {expected}", file=file, column=column)
-        self._valid = array.is_valid().to_numpy(zero_copy_only=False)
+        self._valid = array.is_valid()  # Arrow, not numpy: to_numpy would import pandas
 
     def __len__(self) -> int:
         return len(self._valid)
 
     def load(self, row: int) -> bytes:
-        if not self._valid[row]:
+        if not self._valid[row].as_py():
             raise BadCell("no image (null)")
         if self._bytes is not None:
             data = self._bytes[row].as_py()

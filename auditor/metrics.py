@@ -104,14 +104,7 @@ def average_precision(truth: np.ndarray, suspicion: np.ndarray) -> float:
 
     Equal to ``sklearn.metrics.average_precision_score(truth, suspicion)``:
     Σₙ (Rₙ − Rₙ₋₁)·Pₙ over the distinct score thresholds in decreasing order (tied scores form
-    one threshold). A random ranking scores about the noise rate.
-
-    Parameters
-    ----------
-    truth : (N,) bool
-        True = noisy.
-    suspicion : (N,) float
-        HIGH = more suspect.
+    one threshold). A random ranking scores about the noise rate. Parameters: as :func:`auroc`.
 
     Returns
     -------

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 
@@ -138,32 +138,29 @@ def fit_hasher(
     return hasher, time.perf_counter() - started
 
 
+class TrainingOptions(TypedDict, total=False):
+    """``fit_hasher``'s keyword options, for the functions that pass them on."""
+
+    bits: int
+    seed: int
+    epochs: int | None
+    device: str | None
+    progress: ProgressCallback | None
+    holdout_fraction: float | None
+
+
 def train_hasher(
     dataset: AuditDataset,
     method: str,
     *,
-    bits: int = 64,
-    seed: int = 0,
-    epochs: int | None = None,
-    device: str | None = None,
-    progress: ProgressCallback | None = None,
-    holdout_fraction: float | None = None,
     truth: np.ndarray | None = None,
     truth_source: str = "truth",
+    **training: Unpack[TrainingOptions],
 ) -> tuple[CrossModalHasher, RetrievalScores, float]:
-    """Train ``method`` on the train rows' given labels; return it, its retrieval scores
-    (relevance: see ``relevance_labels``; training never sees ``truth``) and the training wall
-    time in seconds."""
-    hasher, seconds = fit_hasher(
-        dataset,
-        method,
-        bits=bits,
-        seed=seed,
-        epochs=epochs,
-        device=device,
-        progress=progress,
-        holdout_fraction=holdout_fraction,
-    )
+    """Train ``method`` on the train rows' given labels (``training``: as ``fit_hasher``);
+    return it, its retrieval scores (relevance: see ``relevance_labels``; training never sees
+    ``truth``) and the training wall time in seconds."""
+    hasher, seconds = fit_hasher(dataset, method, **training)
     return hasher, evaluate_retrieval(hasher, dataset, truth, truth_source), seconds
 
 

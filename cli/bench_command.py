@@ -31,6 +31,7 @@ from cli.common import (
     parse_methods,
     result_console,
     status,
+    usage_errors,
 )
 from cli.progress import stage_progress
 from cli.tables import Column, fitted_table
@@ -225,7 +226,7 @@ def bench(
         scan_values["methods"] = chosen_scan_methods
     if scan_epochs is not None:
         scan_values["epochs"] = scan_epochs
-    try:
+    with usage_errors():
         settings = LoopSettings(
             methods=_names(methods, DEFAULT_METHODS, "--methods"),
             strategies=_names(strategies, STRATEGIES, "--strategies"),
@@ -239,8 +240,6 @@ def bench(
             confidence=confidence,
             scan=ScanSettings(**scan_values),
         )
-    except ValueError as error:
-        raise typer.BadParameter(str(error)) from None
     if out is None:
         out = data.with_name(f"{data.stem}.loop")
     check_output_folder(out, "bench", data)

@@ -31,6 +31,7 @@ from cli.common import (
     parse_classes,
     result_console,
     status,
+    usage_errors,
 )
 
 
@@ -192,10 +193,8 @@ def clean(
         raise typer.BadParameter(
             "give --audit and --strategy (or --decisions)", param_hint="--strategy"
         )
-    try:
+    with usage_errors():
         settings = CleanSettings.parse(strategy, budget, threshold, confidence)
-    except ValueError as error:
-        raise typer.BadParameter(str(error)) from None
     if out is None:
         out = data.with_name(f"{data.stem}.cleaned-{strategy}.parquet")
     status(f"cleaning {data} with {audit} ({strategy}, rows: {settings.selection})", quiet)

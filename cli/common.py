@@ -133,13 +133,14 @@ ClassesOption = Annotated[
 
 
 def column_names(
-    id_column: str = "id",
-    labels_column: str = "labels",
-    image_column: str = "image_embedding",
-    text_column: str = "text_embedding",
-    split_column: str = "split",
-    clean_column: str = "clean_labels",
+    id_column: str,
+    labels_column: str,
+    image_column: str,
+    text_column: str,
+    split_column: str,
+    clean_column: str,
 ) -> ColumnNames:
+    """The column options' values (defaults: ``ColumnNames``') as a ``ColumnNames``."""
     return ColumnNames(
         id=id_column,
         labels=labels_column,
@@ -213,6 +214,16 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextlib.contextmanager
+def usage_errors(kinds: tuple[type[Exception], ...] = (ValueError,)) -> Iterator[None]:
+    """Inside: a ValueError (or one of ``kinds``) the library raises on an option's value becomes
+    typer's usage error: one line, exit code 2."""
+    try:
+        yield
+    except kinds as error:
+        raise typer.BadParameter(str(error)) from None
+
+
 def handle_errors(command: F) -> F:
     """Bad input -> one line on stderr and exit 2; Ctrl-C -> exit 130, SIGTERM -> exit 143
     (nothing left behind either way); anything unexpected -> exit 1."""
@@ -282,6 +293,15 @@ def status(message: str, quiet: bool) -> None:
 
 def emit_json(summary: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def emit_summary(summary: dict[str, Any], line: str, json_output: bool, quiet: bool) -> None:
+    """A command's closing word: with ``--json`` the summary on stdout, otherwise ``line`` as a
+    status line on stderr (none with ``-q``)."""
+    if json_output:
+        emit_json(summary)
+    else:
+        status(line, quiet)
 
 
 def read_toml_settings(path: Path | None, settings_class: type) -> dict[str, Any]:

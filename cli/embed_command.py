@@ -25,10 +25,9 @@ from cli.common import (
     SettingSeedOption,
     check_device,
     configure_logging,
-    emit_json,
+    emit_summary,
     handle_errors,
     read_toml_settings,
-    status,
 )
 from cli.common import TextColumn as TextEmbeddingColumn
 from cli.launch import NprocOption, relaunch_if_asked
@@ -187,7 +186,4 @@ def embed(
             report = embed_file(data, out, settings, columns=columns, progress=progress)
     if not world.is_main:
         return
-    if json_output:
-        emit_json(report.summary())
-    else:
-        status(_describe(report), quiet)
+    emit_summary(report.summary(), _describe(report), json_output, quiet)

@@ -6,6 +6,8 @@ auditor/import_formats.py; here: options, the atomic write with provenance, one 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,7 +18,7 @@ from auditor.io import check_output_file, make_provenance, write_table_atomic
 from cli.common import JsonOption, QuietOption, configure_logging, emit_json, handle_errors, status
 
 if TYPE_CHECKING:
-    from auditor.import_formats import ImportedData
+    from auditor.import_formats import ImportedData, TableColumns
 
 OutOption = Annotated[Path, typer.Option("-o", "--out", help="Parquet file to write.")]
 EmbedBytesOption = Annotated[
@@ -92,6 +94,37 @@ def write_imported(
     )
 
 
+def run_import(
+    command: str,
+    out: Path,
+    sources: tuple[Path | None, ...],
+    read_source: Callable[[], ImportedData],
+    json_output: bool,
+    quiet: bool,
+) -> None:
+    """The steps every import shares: refuse an ``out`` it must not replace (or one of the
+    ``sources``), read the source, write the table and say so."""
+    check_output_file(out, command, *sources)
+    write_imported(read_source(), out, command, json_output, quiet)
+
+
+def table_columns(
+    image: str | None,
+    text: str | None,
+    labels: str,
+    id_column: str | None,
+    split: str | None,
+    no_image: bool = False,
+    no_text: bool = False,
+) -> TableColumns:
+    """The source columns the options name; ``--no-image`` / ``--no-text`` leave a view out."""
+    from auditor.import_formats import TableColumns
+
+    return TableColumns(
+        None if no_image else image, None if no_text else text, labels, id_column, split
+    )
+
+
 @handle_errors
 def coco(
     annotations: Annotated[Path, typer.Argument(help="COCO instances file (annotations JSON).")],
@@ -117,8 +150,8 @@ def coco(
     configure_logging(quiet)
     from auditor.import_formats import import_coco  # pandas only when importing
 
-    check_output_file(out, "import coco", annotations, captions)
-    imported = import_coco(
+    read_source = partial(
+        import_coco,
         annotations,
         images,
         captions=captions,
@@ -126,7 +159,7 @@ def coco(
         skip_unlabelled=skip_unlabelled,
         embed_bytes=embed_bytes,
     )
-    write_imported(imported, out, "import coco", json_output, quiet)
+    run_import("import coco", out, (annotations, captions), read_source, json_output, quiet)
 
 
 @handle_errors
@@ -155,20 +188,20 @@ def table(
 ) -> None:
     """A CSV / TSV / JSONL / Parquet table with an image path, a text and tags per row."""
     configure_logging(quiet)
-    from auditor.import_formats import TableColumns, import_table
+    from auditor.import_formats import import_table
 
-    check_output_file(out, "import table", file)
-    columns = TableColumns(
-        None if no_image else image_column,
-        None if no_text else text_column,
-        labels_column,
-        id_column,
-        split_column,
+    columns = table_columns(
+        image_column, text_column, labels_column, id_column, split_column, no_image, no_text
     )
-    imported = import_table(
-        file, columns, label_sep=label_sep, images_root=images_root, embed_bytes=embed_bytes
+    read_source = partial(
+        import_table,
+        file,
+        columns,
+        label_sep=label_sep,
+        images_root=images_root,
+        embed_bytes=embed_bytes,
     )
-    write_imported(imported, out, "import table", json_output, quiet)
+    run_import("import table", out, (file,), read_source, json_output, quiet)
 
 
 @handle_errors
@@ -193,16 +226,18 @@ def folder(
 ) -> None:
     """DIR/<images> + a sidecar CSV/JSONL whose file_name column names them (relative to DIR)."""
     configure_logging(quiet)
-    from auditor.import_formats import TableColumns, import_folder
+    from auditor.import_formats import import_folder
 
-    check_output_file(out, "import folder", sidecar, directory)
-    columns = TableColumns(
-        image=image_column, text=text_column, labels=labels_column, id=id_column, split=split_column
+    columns = table_columns(image_column, text_column, labels_column, id_column, split_column)
+    read_source = partial(
+        import_folder,
+        directory,
+        sidecar=sidecar,
+        columns=columns,
+        label_sep=label_sep,
+        embed_bytes=embed_bytes,
     )
-    imported = import_folder(
-        directory, sidecar=sidecar, columns=columns, label_sep=label_sep, embed_bytes=embed_bytes
-    )
-    write_imported(imported, out, "import folder", json_output, quiet)
+    run_import("import folder", out, (sidecar, directory), read_source, json_output, quiet)
 
 
 @handle_errors
@@ -223,15 +258,12 @@ def hf(
 ) -> None:
     """A Hugging Face `datasets` folder written by save_to_disk, read with pyarrow."""
     configure_logging(quiet)
-    from auditor.import_formats import TableColumns, import_hf
+    from auditor.import_formats import import_hf
 
-    check_output_file(out, "import hf", directory)
-    columns = TableColumns(
-        None if no_image else image_column,
-        None if no_text else text_column,
-        labels_column,
-        id_column,
-        split_column,
+    columns = table_columns(
+        image_column, text_column, labels_column, id_column, split_column, no_image, no_text
     )
-    imported = import_hf(directory, columns, label_sep=label_sep, embed_bytes=embed_bytes)
-    write_imported(imported, out, "import hf", json_output, quiet)
+    read_source = partial(
+        import_hf, directory, columns, label_sep=label_sep, embed_bytes=embed_bytes
+    )
+    run_import("import hf", out, (directory,), read_source, json_output, quiet)

@@ -33,13 +33,13 @@ from cli.common import (
     TextColumn,
     column_names,
     configure_logging,
-    emit_json,
+    emit_summary,
     handle_errors,
     options_given,
     parse_classes,
     read_toml_settings,
     result_console,
-    status,
+    usage_errors,
 )
 from cli.embed_command import embed
 from cli.export_command import export
@@ -176,10 +176,8 @@ def synth(
     if rows_old_name is not None:
         given.setdefault("n_rows", rows_old_name)
     from_file = read_toml_settings(config, SynthSettings)  # its errors name the file
-    try:
+    with usage_errors((ValueError, TypeError)):
         settings = SynthSettings(**{**from_file, **given})
-    except (ValueError, TypeError) as error:
-        raise typer.BadParameter(str(error)) from None
     data = make_synthetic(settings)
     dataset = data.to_dataset()
     provenance = make_provenance(
@@ -187,14 +185,13 @@ def synth(
     )
     write_table_atomic(dataset_to_table(dataset), out, provenance)
     summary = _dataset_summary(out, data.labels, data.classes, data.split)
-    if json_output:
-        emit_json(summary)
-    else:
-        status(
-            f"wrote {out}: {summary['rows']} rows, {summary['classes']} classes "
-            f"({describe_splits(data.split)}), {summary['labels_per_row']['mean']} labels per row",
-            quiet,
-        )
+    emit_summary(
+        summary,
+        f"wrote {out}: {summary['rows']} rows, {summary['classes']} classes "
+        f"({describe_splits(data.split)}), {summary['labels_per_row']['mean']} labels per row",
+        json_output,
+        quiet,
+    )
 
 
 @app.command()
@@ -270,7 +267,7 @@ def inject(
         classes=parse_classes(classes),
         require_embeddings=False,
     )
-    try:
+    with usage_errors():
         noisy_table, result = inject_into_table(
             table,
             dataset,
@@ -280,8 +277,6 @@ def inject(
             columns=columns,
             missing_share=missing_share,
         )
-    except ValueError as error:
-        raise typer.BadParameter(str(error)) from None
     settings: dict[str, object] = {"protocol": protocol, "rate": rate}
     if protocol == "mixed":
         settings["missing_share"] = missing_share
@@ -310,16 +305,15 @@ def inject(
         "realised_row_rate": result.realised_row_rate,
         "realised_cell_rate": result.realised_cell_rate,
     }
-    if json_output:
-        emit_json(summary)
-    else:
-        status(
-            f"wrote {out}: {protocol} at rate {rate:g} (seed {seed}) changed "
-            f"{summary['noisy_rows']} of {summary['train_rows']} train rows "
-            f"(realised row rate {result.realised_row_rate:.4f}) and {summary['noisy_cells']} "
-            f"label cells (realised cell rate {result.realised_cell_rate:.4f})",
-            quiet,
-        )
+    emit_summary(
+        summary,
+        f"wrote {out}: {protocol} at rate {rate:g} (seed {seed}) changed "
+        f"{summary['noisy_rows']} of {summary['train_rows']} train rows "
+        f"(realised row rate {result.realised_row_rate:.4f}) and {summary['noisy_cells']} "
+        f"label cells (realised cell rate {result.realised_cell_rate:.4f})",
+        json_output,
+        quiet,
+    )
 
 
 def _write_imported(
@@ -334,15 +328,14 @@ def _write_imported(
     noisy_rows = dataset.noisy_rows
     if noisy_rows is not None:
         summary["noisy_rows"] = int(noisy_rows.sum())
-    if json_output:
-        emit_json(summary)
-    else:
-        noisy = f", {summary['noisy_rows']} noisy train rows" if "noisy_rows" in summary else ""
-        status(
-            f"wrote {out}: {summary['rows']} rows, {summary['classes']} classes "
-            f"({describe_splits(dataset.split)}){noisy}",
-            quiet,
-        )
+    noisy = f", {summary['noisy_rows']} noisy train rows" if "noisy_rows" in summary else ""
+    emit_summary(
+        summary,
+        f"wrote {out}: {summary['rows']} rows, {summary['classes']} classes "
+        f"({describe_splits(dataset.split)}){noisy}",
+        json_output,
+        quiet,
+    )
 
 
 @import_app.command("mirflickr25k")
@@ -361,9 +354,7 @@ def import_mirflickr(
         ),
     ] = None,
     xall_key: Annotated[str, typer.Option("--xall-key", help="Key of the image matrix.")] = "XAll",
-    out: Annotated[Path, typer.Option("-o", "--out", help="Parquet file to write.")] = Path(
-        "mirflickr25k.parquet"
-    ),
+    out: import_commands.OutOption = Path("mirflickr25k.parquet"),
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -392,9 +383,7 @@ def import_wiki(
             help="Folder with raw_features.mat, the two .list files and categories.list."
         ),
     ],
-    out: Annotated[Path, typer.Option("-o", "--out", help="Parquet file to write.")] = Path(
-        "wikipedia.parquet"
-    ),
+    out: import_commands.OutOption = Path("wikipedia.parquet"),
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:

@@ -8,7 +8,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich import progress as rich_progress
 from rich.console import Console
@@ -21,6 +21,23 @@ if TYPE_CHECKING:  # hashing imports torch; the command line loads it only when 
 ProgressFactory = Callable[[str], "ProgressCallback | None"]
 
 
+def bars(
+    description: str, *extra: rich_progress.ProgressColumn, **options: Any
+) -> rich_progress.Progress:
+    """rich progress bars on stderr: the task's description (in the ``description`` format), the
+    bar, steps done of all, time elapsed, then the ``extra`` columns; ``options`` go to
+    ``rich.progress.Progress``."""
+    return rich_progress.Progress(
+        rich_progress.TextColumn(description),
+        rich_progress.BarColumn(),
+        rich_progress.MofNCompleteColumn(),
+        rich_progress.TimeElapsedColumn(),
+        *extra,
+        console=status_console,
+        **options,
+    )
+
+
 @contextlib.contextmanager
 def epoch_progress(
     description: str, quiet: bool
@@ -29,14 +46,8 @@ def epoch_progress(
     if quiet:
         yield lambda epoch, n_epochs, logs: None
         return
-    columns = (
-        rich_progress.TextColumn("{task.description}"),
-        rich_progress.BarColumn(),
-        rich_progress.MofNCompleteColumn(),
-        rich_progress.TimeElapsedColumn(),
-        rich_progress.TextColumn("{task.fields[loss]}"),
-    )
-    with rich_progress.Progress(*columns, console=status_console, transient=False) as bar:
+    loss_column = rich_progress.TextColumn("{task.fields[loss]}")
+    with bars("{task.description}", loss_column, transient=False) as bar:
         task = bar.add_task(description, total=None, loss="")
 
         def update(epoch: int, n_epochs: int, logs: dict[str, float]) -> None:
@@ -58,13 +69,7 @@ def stage_progress(quiet: bool) -> Iterator[ProgressFactory | None]:
     if quiet:
         yield None
         return
-    columns = (
-        rich_progress.TextColumn("{task.description:<10}"),
-        rich_progress.BarColumn(),
-        rich_progress.MofNCompleteColumn(),
-        rich_progress.TimeElapsedColumn(),
-    )
-    with rich_progress.Progress(*columns, console=status_console) as bar:
+    with bars("{task.description:<10}") as bar:
 
         def progress_for(name: str) -> ProgressCallback:
             task = bar.add_task(name, total=None)
@@ -93,14 +98,8 @@ class RichEmbedProgress:
     """Progress bars on stderr, one per task (checking rows, encoding images, encoding texts)."""
 
     def __init__(self, quiet: bool) -> None:
-        self._progress = rich_progress.Progress(
-            rich_progress.TextColumn("{task.description:<16}"),
-            rich_progress.BarColumn(),
-            rich_progress.MofNCompleteColumn(),
-            rich_progress.TimeElapsedColumn(),
-            rich_progress.TimeRemainingColumn(),
-            console=status_console,
-            disable=quiet,
+        self._progress = bars(
+            "{task.description:<16}", rich_progress.TimeRemainingColumn(), disable=quiet
         )
         self._tasks: dict[str, rich_progress.TaskID] = {}
 

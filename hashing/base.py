@@ -1,7 +1,8 @@
 """What every hashing method shares: its settings base class and the method interface.
 
 A method is an ``nn.Module`` holding the two hash towers plus its own parameters (prototypes,
-classifier heads, centres). The shared training loop (``hashing.hasher.train``) drives it through
+classifier heads, centres), which it creates in ``build_method_parts(generator)`` right after
+the towers. The shared training loop (``hashing.hasher.train``) drives it through
 four hooks:
 
 1. ``start_training(labels)`` - once, with all (N, C) training labels, to set per-sample state;
@@ -23,12 +24,16 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from hashing.networks import HashTower, image_tower, text_tower
 
 OptimizerName = Literal["adam", "rmsprop"]
 EpochRecord = dict[str, Any]
+BatchLoss = tuple[Tensor, dict[str, Tensor]]
+"""``batch_loss``'s result: the scalar loss and its named scalar terms."""
+EpochSignals = tuple[dict[str, np.ndarray], dict[str, float]]
+"""``epoch_signals``'s result: per-sample (N,) signals by name and scalar logs."""
 
 
 @dataclass(frozen=True)
@@ -164,6 +169,11 @@ class HashMethod(nn.Module):
         self.register_buffer("image_std", torch.ones(image_dim))
         self.register_buffer("text_mean", torch.zeros(text_dim))
         self.register_buffer("text_std", torch.ones(text_dim))
+        self.build_method_parts(generator)
+
+    def build_method_parts(self, generator: torch.Generator) -> None:
+        """Create the method's own parameters (prototypes, heads, centres; initial weights drawn
+        from ``generator`` after the towers') and per-sample state. Default: none."""
 
     def fit_input_scaling(self, image: torch.Tensor, text: torch.Tensor) -> None:
         """Store the per-feature mean and standard deviation of the (N, Di) and (N, Dt)
@@ -202,13 +212,8 @@ class HashMethod(nn.Module):
         """Set per-sample state from all (N, C) float training labels. Default: nothing."""
 
     def batch_loss(
-        self,
-        rows: torch.Tensor,
-        h_image: torch.Tensor,
-        h_text: torch.Tensor,
-        labels: torch.Tensor,
-        epoch: int,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        self, rows: Tensor, h_image: Tensor, h_text: Tensor, labels: Tensor, epoch: int
+    ) -> BatchLoss:
         """Loss of one mini-batch.
 
         ``rows`` (B,) int64 training-row indices (for per-sample state), ``h_image``/``h_text``
@@ -222,16 +227,14 @@ class HashMethod(nn.Module):
         raise NotImplementedError
 
     def epoch_signals(
-        self, epoch: int, h_image: torch.Tensor, h_text: torch.Tensor, labels: torch.Tensor
-    ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        self, epoch: int, h_image: Tensor, h_text: Tensor, labels: Tensor
+    ) -> EpochSignals:
         """After epoch ``epoch`` (0-based), on the (N, K) codes of all rows: per-sample signals
         ((N,) arrays named as in ``signal_names``; every name after the last epoch, possibly
         none after earlier ones) and scalar logs. Default: none."""
         return {}, {}
 
-    def label_evidence(
-        self, h_image: torch.Tensor, h_text: torch.Tensor, labels: torch.Tensor
-    ) -> np.ndarray | None:
+    def label_evidence(self, h_image: Tensor, h_text: Tensor, labels: Tensor) -> np.ndarray | None:
         """(N, C) per-label evidence after training, or None. Default: none."""
         return None
 
@@ -245,6 +248,11 @@ class HashMethod(nn.Module):
     def signal_names(self) -> tuple[str, ...]:
         """The names of :attr:`signals`, in order."""
         return tuple(signal.name for signal in self.signals)
+
+
+def float32_array(values: Tensor) -> np.ndarray:
+    """A tensor (any device, no gradient) as a float32 numpy array of the same shape."""
+    return values.cpu().numpy().astype(np.float32)
 
 
 def zero_loss(reference: torch.Tensor) -> torch.Tensor:

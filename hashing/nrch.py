@@ -8,13 +8,22 @@ LOW means the label is likely present (``evidence_high_means_present = False``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 
-from hashing.base import HashMethod, HashSettings, OptimizerName, Signal, zero_loss
+from hashing.base import (
+    BatchLoss,
+    EpochSignals,
+    HashMethod,
+    HashSettings,
+    OptimizerName,
+    Signal,
+    float32_array,
+    zero_loss,
+)
 from hashing.losses import (
     SecondDirection,
     SharedPairs,
@@ -135,29 +144,20 @@ class NRCHSettings(HashSettings):
 class NRCHHasher(HashMethod):
     """NRCH: towers + (C, K) class prototypes; RCH on the samples DNS keeps."""
 
-    name: ClassVar[str] = "nrch"
-    settings_class: ClassVar[type[HashSettings]] = NRCHSettings
-    signals: ClassVar[tuple[Signal, ...]] = (
+    name = "nrch"
+    settings_class = NRCHSettings
+    signals = (
         Signal(
             "nrch_clean_posterior",
             "low_is_suspect",
             "posterior of the clean component of the prototype-loss mixture",
         ),
     )
-    evidence_high_means_present: ClassVar[bool | None] = False
+    evidence_high_means_present = False
     settings: NRCHSettings
 
-    def __init__(
-        self,
-        settings: HashSettings,
-        image_dim: int,
-        text_dim: int,
-        n_classes: int,
-        bits: int,
-        generator: torch.Generator,
-    ) -> None:
-        super().__init__(settings, image_dim, text_dim, n_classes, bits, generator)
-        prototypes = torch.empty(n_classes, bits)
+    def build_method_parts(self, generator: torch.Generator) -> None:
+        prototypes = torch.empty(self.n_classes, self.bits)
         nn.init.orthogonal_(prototypes, generator=generator)
         self.prototypes = nn.Parameter(prototypes)
         self.keep: torch.Tensor | None = None  # (N,) bool, the samples DNS keeps this epoch
@@ -170,13 +170,8 @@ class NRCHHasher(HashMethod):
         self.keep = torch.ones(labels.shape[0], dtype=torch.bool, device=labels.device)
 
     def batch_loss(
-        self,
-        rows: torch.Tensor,
-        h_image: torch.Tensor,
-        h_text: torch.Tensor,
-        labels: torch.Tensor,
-        epoch: int,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        self, rows: Tensor, h_image: Tensor, h_text: Tensor, labels: Tensor, epoch: int
+    ) -> BatchLoss:
         s = self.settings
         keep = self.keep[rows] if self.keep is not None else torch.ones_like(rows, dtype=torch.bool)
         n_kept = int(keep.sum())
@@ -218,8 +213,8 @@ class NRCHHasher(HashMethod):
         }
 
     def epoch_signals(
-        self, epoch: int, h_image: torch.Tensor, h_text: torch.Tensor, labels: torch.Tensor
-    ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        self, epoch: int, h_image: Tensor, h_text: Tensor, labels: Tensor
+    ) -> EpochSignals:
         s = self.settings
         residuals = prototype_residuals(h_image, h_text, self.prototypes.detach())
         sample_loss = max_given_label_residual(residuals, labels)
@@ -237,9 +232,7 @@ class NRCHHasher(HashMethod):
         logs = {"next_threshold": threshold, "next_kept_fraction": float(self.keep.float().mean())}
         return {"nrch_clean_posterior": posterior.astype(np.float32)}, logs
 
-    def label_evidence(
-        self, h_image: torch.Tensor, h_text: torch.Tensor, labels: torch.Tensor
-    ) -> np.ndarray:
+    def label_evidence(self, h_image: Tensor, h_text: Tensor, labels: Tensor) -> np.ndarray:
         """(N, C) prototype residuals; low = label likely present."""
         residuals = prototype_residuals(h_image, h_text, self.prototypes.detach())
-        return residuals.cpu().numpy().astype(np.float32)
+        return float32_array(residuals)

@@ -7,11 +7,10 @@ beat. It has no per-sample signals and no label evidence.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
-import torch
+from torch import Tensor
 
-from hashing.base import HashMethod, HashSettings
+from hashing.base import BatchLoss, HashMethod, HashSettings
 from hashing.losses import pairwise_similarity_loss, quantization_l2
 
 
@@ -34,19 +33,14 @@ class PlainHasher(HashMethod):
     """Loss: mean (h1_i . h2_j - t_ij)^2 with t = +1 for pairs sharing a label, -1 otherwise,
     plus ``quantization_weight`` * the quantisation term of both views."""
 
-    name: ClassVar[str] = "plain"
-    settings_class: ClassVar[type[HashSettings]] = PlainSettings
-    needs_epoch_pass: ClassVar[bool] = False
+    name = "plain"
+    settings_class = PlainSettings
+    needs_epoch_pass = False
     settings: PlainSettings
 
     def batch_loss(
-        self,
-        rows: torch.Tensor,
-        h_image: torch.Tensor,
-        h_text: torch.Tensor,
-        labels: torch.Tensor,
-        epoch: int,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        self, rows: Tensor, h_image: Tensor, h_text: Tensor, labels: Tensor, epoch: int
+    ) -> BatchLoss:
         similarity = pairwise_similarity_loss(h_image, h_text, labels)
         quantization = (quantization_l2(h_image) + quantization_l2(h_text)) / 2.0
         loss = similarity + self.settings.quantization_weight * quantization

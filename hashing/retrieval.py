@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -271,17 +271,25 @@ def average_precision_per_query(
     return average_precision
 
 
+class RankingOptions(TypedDict, total=False):
+    """The keyword options of :func:`average_precision_per_query`, for the functions that pass
+    them on."""
+
+    top_k: int | None
+    chunk_size: int | None
+
+
 def mean_average_precision(
     query_codes: ArrayLike,
     db_codes: ArrayLike,
     query_labels: ArrayLike,
     db_labels: ArrayLike,
-    top_k: int | None = None,
-    chunk_size: int | None = None,
+    **options: Unpack[RankingOptions],
 ) -> float:
     """Mean average precision of Hamming ranking: mAP@all, or mAP@k with ``top_k``.
 
-    Parameters are those of :func:`average_precision_per_query`.
+    Parameters are those of :func:`average_precision_per_query` (``top_k`` and ``chunk_size``
+    by keyword).
 
     Returns
     -------
@@ -290,7 +298,7 @@ def mean_average_precision(
         (with a logged warning) if no query has one.
     """
     per_query = average_precision_per_query(
-        query_codes, db_codes, query_labels, db_labels, top_k=top_k, chunk_size=chunk_size
+        query_codes, db_codes, query_labels, db_labels, **options
     )
     return _mean_over_evaluated(per_query, "mAP")
 

@@ -10,14 +10,21 @@ the two views; HIGH means the label is likely present.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
-from hashing.base import EpochRecord, HashMethod, HashSettings, Signal
+from hashing.base import (
+    BatchLoss,
+    EpochRecord,
+    EpochSignals,
+    HashMethod,
+    HashSettings,
+    Signal,
+    float32_array,
+)
 from hashing.losses import (
     SelfPacedVariant,
     center_hardness,
@@ -80,9 +87,9 @@ class CenterNetwork(nn.Module):
 class RSHNLHasher(HashMethod):
     """RSHNL: towers + a centre network; self-paced CAL + robust CHL."""
 
-    name: ClassVar[str] = "rshnl"
-    settings_class: ClassVar[type[HashSettings]] = RSHNLSettings
-    signals: ClassVar[tuple[Signal, ...]] = (
+    name = "rshnl"
+    settings_class = RSHNLSettings
+    signals = (
         Signal(
             "rshnl_hardness",
             "high_is_suspect",
@@ -90,20 +97,11 @@ class RSHNLHasher(HashMethod):
         ),
         Signal("rshnl_weight", "low_is_suspect", "self-paced weight at the end of training"),
     )
-    evidence_high_means_present: ClassVar[bool | None] = True
+    evidence_high_means_present = True
     settings: RSHNLSettings
 
-    def __init__(
-        self,
-        settings: HashSettings,
-        image_dim: int,
-        text_dim: int,
-        n_classes: int,
-        bits: int,
-        generator: torch.Generator,
-    ) -> None:
-        super().__init__(settings, image_dim, text_dim, n_classes, bits, generator)
-        self.centers = CenterNetwork(n_classes, bits, generator)
+    def build_method_parts(self, generator: torch.Generator) -> None:
+        self.centers = CenterNetwork(self.n_classes, self.bits, generator)
 
     def pace_at(self, epoch: int) -> float:
         """gamma at 0-based ``epoch``: ``pace`` * ``pace_growth`` ** (epochs since t_p)."""
@@ -111,13 +109,8 @@ class RSHNLHasher(HashMethod):
         return s.pace * s.pace_growth ** max(0, epoch - s.self_paced_start_epoch)
 
     def batch_loss(
-        self,
-        rows: torch.Tensor,
-        h_image: torch.Tensor,
-        h_text: torch.Tensor,
-        labels: torch.Tensor,
-        epoch: int,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        self, rows: Tensor, h_image: Tensor, h_text: Tensor, labels: Tensor, epoch: int
+    ) -> BatchLoss:
         s = self.settings
         hardness = center_hardness(
             h_image, h_text, self.centers(), labels, s.center_temperature, s.robust_q
@@ -140,8 +133,8 @@ class RSHNLHasher(HashMethod):
         }
 
     def epoch_signals(
-        self, epoch: int, h_image: torch.Tensor, h_text: torch.Tensor, labels: torch.Tensor
-    ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        self, epoch: int, h_image: Tensor, h_text: Tensor, labels: Tensor
+    ) -> EpochSignals:
         s = self.settings
         hardness = center_hardness(
             h_image, h_text, self.centers(), labels, s.center_temperature, s.robust_q
@@ -149,8 +142,8 @@ class RSHNLHasher(HashMethod):
         pace = self.pace_at(epoch)
         weights = self_paced_weight(hardness, pace, s.self_paced_variant)
         signals = {
-            "rshnl_hardness": hardness.cpu().numpy().astype(np.float32),
-            "rshnl_weight": weights.cpu().numpy().astype(np.float32),
+            "rshnl_hardness": float32_array(hardness),
+            "rshnl_weight": float32_array(weights),
         }
         return signals, {"pace": pace, "zero_weight_fraction": float((weights == 0).float().mean())}
 
@@ -165,9 +158,7 @@ class RSHNLHasher(HashMethod):
             "rshnl_weight": history[-1]["signals"]["rshnl_weight"],
         }
 
-    def label_evidence(
-        self, h_image: torch.Tensor, h_text: torch.Tensor, labels: torch.Tensor
-    ) -> np.ndarray:
+    def label_evidence(self, h_image: Tensor, h_text: Tensor, labels: Tensor) -> np.ndarray:
         """(N, C) class probabilities averaged over both views; high = label likely present."""
         centers = self.centers()
         tau = self.settings.center_temperature
@@ -175,4 +166,4 @@ class RSHNLHasher(HashMethod):
             center_log_probabilities(h_image, centers, tau).exp()
             + center_log_probabilities(h_text, centers, tau).exp()
         ) / 2.0
-        return probabilities.cpu().numpy().astype(np.float32)
+        return float32_array(probabilities)

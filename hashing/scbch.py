@@ -9,13 +9,13 @@ present (``evidence_high_means_present = True``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 
-from hashing.base import HashMethod, HashSettings, Signal
+from hashing.base import BatchLoss, EpochSignals, HashMethod, HashSettings, Signal, float32_array
 from hashing.losses import (
     PositiveAverage,
     ViewReduction,
@@ -106,30 +106,21 @@ class SCBCHSettings(HashSettings):
 class SCBCHHasher(HashMethod):
     """SCBCH: towers + a (K -> C) classifier head per view; reliability-weighted BCE + BSCH."""
 
-    name: ClassVar[str] = "scbch"
-    settings_class: ClassVar[type[HashSettings]] = SCBCHSettings
-    signals: ClassVar[tuple[Signal, ...]] = (
+    name = "scbch"
+    settings_class = SCBCHSettings
+    signals = (
         Signal(
             "scbch_reliability",
             "low_is_suspect",
             "agreement of the labels with cross-modal neighbours in code space",
         ),
     )
-    evidence_high_means_present: ClassVar[bool | None] = True
+    evidence_high_means_present = True
     settings: SCBCHSettings
 
-    def __init__(
-        self,
-        settings: HashSettings,
-        image_dim: int,
-        text_dim: int,
-        n_classes: int,
-        bits: int,
-        generator: torch.Generator,
-    ) -> None:
-        super().__init__(settings, image_dim, text_dim, n_classes, bits, generator)
-        self.image_head = nn.Linear(bits, n_classes, bias=False)
-        self.text_head = nn.Linear(bits, n_classes, bias=False)
+    def build_method_parts(self, generator: torch.Generator) -> None:
+        self.image_head = nn.Linear(self.bits, self.n_classes, bias=False)
+        self.text_head = nn.Linear(self.bits, self.n_classes, bias=False)
         for head in (self.image_head, self.text_head):
             if self.settings.orthogonal_heads:
                 nn.init.orthogonal_(head.weight, generator=generator)
@@ -172,13 +163,8 @@ class SCBCHHasher(HashMethod):
         return reliability, soft_labels
 
     def batch_loss(
-        self,
-        rows: torch.Tensor,
-        h_image: torch.Tensor,
-        h_text: torch.Tensor,
-        labels: torch.Tensor,
-        epoch: int,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        self, rows: Tensor, h_image: Tensor, h_text: Tensor, labels: Tensor, epoch: int
+    ) -> BatchLoss:
         s = self.settings
         contrastive = bidirectional_soft_contrastive_loss(
             h_image, h_text, labels, s.margin, s.shift, s.temperature, s.positive_average
@@ -203,8 +189,8 @@ class SCBCHHasher(HashMethod):
         return loss, logs
 
     def epoch_signals(
-        self, epoch: int, h_image: torch.Tensor, h_text: torch.Tensor, labels: torch.Tensor
-    ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        self, epoch: int, h_image: Tensor, h_text: Tensor, labels: Tensor
+    ) -> EpochSignals:
         """Reliabilities for the next epoch's L_CSCC, and for the history. The neighbour search
         costs O(N^2 K), so it runs only when the next epoch uses it, and after the last epoch."""
         s = self.settings
@@ -213,11 +199,9 @@ class SCBCHHasher(HashMethod):
         reliability, _ = self._reliability_and_soft_labels(h_image, h_text, labels)
         self.reliability = reliability
         logs = {"mean_reliability": float(reliability.mean())}
-        return {"scbch_reliability": reliability.cpu().numpy().astype(np.float32)}, logs
+        return {"scbch_reliability": float32_array(reliability)}, logs
 
-    def label_evidence(
-        self, h_image: torch.Tensor, h_text: torch.Tensor, labels: torch.Tensor
-    ) -> np.ndarray:
+    def label_evidence(self, h_image: Tensor, h_text: Tensor, labels: Tensor) -> np.ndarray:
         """(N, C) neighbour soft labels q_i; high = label likely present."""
         _, soft_labels = self._reliability_and_soft_labels(h_image, h_text, labels)
-        return soft_labels.cpu().numpy().astype(np.float32)
+        return float32_array(soft_labels)

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypedDict, Unpack
 
 import numpy as np
 import torch
@@ -119,17 +119,22 @@ def fit_gaussian_mixture_1d(
     return GaussianMixture1D(weights, means, variances, n_iter)
 
 
-def clean_posterior(
-    losses: np.ndarray,
-    tied_variance: bool = True,
-    max_iter: int = 100,
-    variance_floor: float = 5e-4,
-    tol: float = 1e-6,
-) -> np.ndarray:
+class MixtureOptions(TypedDict, total=False):
+    """The keyword options of :func:`fit_gaussian_mixture_1d`, for the functions that pass them
+    on."""
+
+    tied_variance: bool
+    max_iter: int
+    tol: float
+    variance_floor: float
+
+
+def clean_posterior(losses: np.ndarray, **mixture: Unpack[MixtureOptions]) -> np.ndarray:
     """NRCH's DNS clean posterior from per-sample losses (N,): high = likely clean.
 
-    ``tied_variance``, ``max_iter``, ``tol``: see ``fit_gaussian_mixture_1d`` (the reference code
-    fits untied variances for at most 10 iterations with tolerance 0.5).
+    ``mixture`` (``tied_variance``, ``max_iter``, ``tol``, ``variance_floor``): the options and
+    defaults of ``fit_gaussian_mixture_1d`` (the reference code fits untied variances for at most
+    10 iterations with tolerance 0.5).
 
     Min-max normalises the losses, fits a two-component Gaussian mixture and returns each sample's
     posterior of the component with the LOWER mean (small loss = the labels fit the codes). A
@@ -146,15 +151,9 @@ def clean_posterior(
     if losses.size < 2 or float(losses.max() - losses.min()) <= 0.0:
         return np.full(losses.shape, 0.5)
     normalized = min_max_normalize(losses)
-    mixture = fit_gaussian_mixture_1d(
-        normalized,
-        tied_variance=tied_variance,
-        max_iter=max_iter,
-        tol=tol,
-        variance_floor=variance_floor,
-    )
-    clean_component = int(np.argmin(mixture.means))
-    return mixture.posteriors(normalized)[:, clean_component]
+    fitted = fit_gaussian_mixture_1d(normalized, **mixture)
+    clean_component = int(np.argmin(fitted.means))
+    return fitted.posteriors(normalized)[:, clean_component]
 
 
 def dns_threshold(

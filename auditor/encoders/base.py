@@ -9,7 +9,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from importlib import metadata
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -166,6 +166,37 @@ class TorchRunner:
             torch.autocast(device_type=device_type, dtype=torch.bfloat16, enabled=self.bf16),
         ):
             yield
+
+
+class TorchEncoder(Encoder):
+    """An encoder of torch models on one device (:class:`TorchRunner`). Its cache key and
+    provenance: ``cache_name``, the cache format version, what ``_weights_parts`` says
+    identifies the weights, and the bf16 switch."""
+
+    cache_name: ClassVar[str]
+
+    def __init__(self, device: str | None, bf16: bool) -> None:
+        super().__init__()
+        self._runner = TorchRunner(resolve_device(device), bf16)
+
+    @abstractmethod
+    def _weights_parts(self) -> dict[str, Any]:
+        """What identifies the model and its weights (JSON-able)."""
+
+    @property
+    def cache_key(self) -> str:
+        return cache_key_of(self._key_parts())
+
+    def _key_parts(self) -> dict[str, Any]:
+        return {
+            "encoder": self.cache_name,
+            "version": ENCODER_CACHE_VERSION,
+            **self._weights_parts(),
+            "bf16": self._runner.bf16,
+        }
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), **self._key_parts(), "device": self._runner.device}
 
 
 @contextlib.contextmanager

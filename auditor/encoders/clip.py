@@ -16,15 +16,11 @@ import numpy as np
 
 from auditor.dataset import DataError
 from auditor.encoders.base import (
-    ENCODER_CACHE_VERSION,
     TINY_CLIP_MODEL,
-    Encoder,
-    TorchRunner,
+    TorchEncoder,
     available_specs_hint,
-    cache_key_of,
     package_version,
     quiet_third_party,
-    resolve_device,
 )
 from auditor.io import file_fingerprint
 
@@ -101,25 +97,26 @@ def parse_clip_spec(spec: str) -> ClipSpec:
     )
 
 
-class ClipEncoder(Encoder):
+class ClipEncoder(TorchEncoder):
     """An open_clip model's image and text towers; vectors are L2-normalised (CLIP's cosine space).
 
     Random weights (no PRETRAINED) are drawn from a seeded generator, so two runs agree.
     """
 
+    cache_name = "clip"
+
     def __init__(
         self, spec: str, device: str | None = None, bf16: bool = False, seed: int = 0
     ) -> None:
-        super().__init__()
         import open_clip
 
         parsed = parse_clip_spec(spec)
         register_tiny_clip_config()
+        super().__init__(device, bf16)
         self.spec = parsed.spec
         self.name = f"open_clip {parsed.model} ({parsed.pretrained or 'random weights'})"
         self._parsed = parsed
         self._seed = seed
-        self._runner = TorchRunner(resolve_device(device), bf16)
         self._weights_id = self._check_available(parsed)
         config = (
             None
@@ -207,22 +204,12 @@ class ClipEncoder(Encoder):
             f"{tags}); " + available_specs_hint()
         )
 
-    @property
-    def cache_key(self) -> str:
-        return cache_key_of(self._key_parts())
-
-    def _key_parts(self) -> dict[str, Any]:
+    def _weights_parts(self) -> dict[str, Any]:
         return {
-            "encoder": "clip",
-            "version": ENCODER_CACHE_VERSION,
             "model": self._parsed.model,
             "weights": self._weights_id or ("random", self._seed),
             "open_clip": package_version("open_clip_torch"),
-            "bf16": self._runner.bf16,
         }
-
-    def describe(self) -> dict[str, Any]:
-        return {**super().describe(), **self._key_parts(), "device": self._runner.device}
 
     def _encode_images(self, images: Sequence[Any]) -> np.ndarray:
         import torch

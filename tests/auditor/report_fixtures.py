@@ -86,7 +86,8 @@ def write_retrieval(folder: Path) -> None:
 
 
 class ReportParser(HTMLParser):
-    """The report's structure: sections (id -> heading), images and tables (per section)."""
+    """The report's structure: sections (id -> heading), images, charts and tables (per
+    section)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -95,6 +96,12 @@ class ReportParser(HTMLParser):
         self.images: list[dict[str, str]] = []  # src, alt, section
         self.tables: dict[str, list[list[str]]] = {}  # id -> body rows of cell texts
         self.figures: list[dict[str, str]] = []  # data-* attributes, section
+        # inline SVG charts: their attributes, section, "series" (path title -> path data)
+        # and "texts" (every text element's content)
+        self.charts: list[dict[str, Any]] = []
+        self._series_path: str | None = None  # d of the series path being read
+        self._in_series_title = False
+        self._in_chart_text = False
         self.tags_in_tables: set[str] = set()
         self._section: str | None = None
         self._in_h2 = False
@@ -114,6 +121,15 @@ class ReportParser(HTMLParser):
             self.images.append({**attributes, "section": self._section or ""})
         elif tag == "figure":
             self.figures.append({**attributes, "section": self._section or ""})
+        elif tag == "svg":
+            chart = {**attributes, "section": self._section or "", "series": {}, "texts": []}
+            self.charts.append(chart)
+        elif tag == "path" and attributes.get("class") == "series":
+            self._series_path = attributes["d"]
+        elif tag == "title" and self._series_path is not None:
+            self._in_series_title = True
+        elif tag == "text" and self.charts:
+            self._in_chart_text = True
         elif tag == "table":
             self._table = attributes.get("id", "")
             self.tables[self._table] = []
@@ -127,7 +143,13 @@ class ReportParser(HTMLParser):
             self.tags_in_tables.add(tag)
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "section":
+        if tag == "path":
+            self._series_path = None
+        elif tag == "title":
+            self._in_series_title = False
+        elif tag == "text":
+            self._in_chart_text = False
+        elif tag == "section":
             self._section = None
         elif tag == "h2":
             self._in_h2 = False
@@ -140,6 +162,12 @@ class ReportParser(HTMLParser):
             self._cell = None
 
     def handle_data(self, data: str) -> None:
+        if self._in_series_title and self._series_path is not None:
+            # a name may have several paths (the curves: one per panel)
+            self.charts[-1]["series"].setdefault(data, []).append(self._series_path)
+            return
+        if self._in_chart_text:
+            self.charts[-1]["texts"].append(data)
         if self._section is not None:
             self.texts[self._section] += data
             if self._in_h2:

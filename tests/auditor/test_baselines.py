@@ -187,23 +187,6 @@ def test_cleanlab_scores_reject_bad_input() -> None:
         cleanlab_scores(labels, np.zeros((4, 2)))
 
 
-@pytest.mark.e2e
-@pytest.mark.parametrize(
-    ("rate", "row_floor", "ap_floor", "cell_floor"),
-    # Measured on this data (1,500 rows, 12 classes, seeds 0-3): AUROC 0.90-0.91 at 0.3 and
-    # 0.85-0.87 at 0.5; AUPRC 0.79-0.81 and 0.82-0.85; cell AUROC 0.92-0.94 and 0.91-0.92.
-    [(0.3, 0.84, 0.68, 0.86), (0.5, 0.80, 0.74, 0.85)],
-)
-def test_cleanlab_baseline_detects_pairflip_noise(
-    data: SyntheticData, rate: float, row_floor: float, ap_floor: float, cell_floor: float
-) -> None:
-    noise = pairflip(data, rate)
-    row, cell = detector_scores(DETECTORS["cleanlab"], data, noise.noisy_labels)
-    assert auroc(noise.noisy_rows, suspicion_from_quality(row)) > row_floor
-    assert average_precision(noise.noisy_rows, suspicion_from_quality(row)) > ap_floor
-    assert auroc(noise.noisy_cells.ravel(), suspicion_from_quality(cell).ravel()) > cell_floor
-
-
 # ------------------------------------------------------------------------ kNN vote
 def dense_reference_neighbours(features: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Brute force in float64: the full N × N cosine matrix, one sorted list per row."""
@@ -319,17 +302,31 @@ def test_knn_search_never_builds_an_n_by_n_block(monkeypatch: pytest.MonkeyPatch
     np.testing.assert_array_equal(got, expected)
 
 
+# ------------------------------------------------------------------------ both baselines
 @pytest.mark.parametrize(
-    ("rate", "row_floor", "ap_floor", "cell_floor"),
-    # Measured (1,500 rows, 12 classes, k = 20, seeds 0-3): AUROC 0.84-0.86 at 0.3 and
-    # 0.83-0.85 at 0.5; AUPRC 0.64-0.69 and 0.80-0.83; cell AUROC 0.88-0.89 and 0.87-0.88.
-    [(0.3, 0.80, 0.58, 0.84), (0.5, 0.79, 0.74, 0.83)],
+    ("detector", "rate", "row_floor", "ap_floor", "cell_floor"),
+    [
+        # Measured on this data (1,500 rows, 12 classes, seeds 0-3): AUROC 0.90-0.91 at 0.3 and
+        # 0.85-0.87 at 0.5; AUPRC 0.79-0.81 and 0.82-0.85; cell AUROC 0.92-0.94 and 0.91-0.92.
+        pytest.param("cleanlab", 0.3, 0.84, 0.68, 0.86, marks=pytest.mark.e2e),
+        pytest.param("cleanlab", 0.5, 0.80, 0.74, 0.85, marks=pytest.mark.e2e),
+        # Measured (1,500 rows, 12 classes, k = 20, seeds 0-3): AUROC 0.84-0.86 at 0.3 and
+        # 0.83-0.85 at 0.5; AUPRC 0.64-0.69 and 0.80-0.83; cell AUROC 0.88-0.89 and 0.87-0.88.
+        ("knn", 0.3, 0.80, 0.58, 0.84),
+        ("knn", 0.5, 0.79, 0.74, 0.83),
+    ],
 )
-def test_knn_vote_detects_pairflip_noise(
-    data: SyntheticData, rate: float, row_floor: float, ap_floor: float, cell_floor: float
+def test_baseline_detects_pairflip_noise(
+    data: SyntheticData,
+    detector: str,
+    rate: float,
+    row_floor: float,
+    ap_floor: float,
+    cell_floor: float,
 ) -> None:
     noise = pairflip(data, rate)
-    row, cell = detector_scores(KnnDetector(k=20), data, noise.noisy_labels)
+    baseline = DETECTORS["cleanlab"] if detector == "cleanlab" else KnnDetector(k=20)
+    row, cell = detector_scores(baseline, data, noise.noisy_labels)
     assert auroc(noise.noisy_rows, suspicion_from_quality(row)) > row_floor
     assert average_precision(noise.noisy_rows, suspicion_from_quality(row)) > ap_floor
     assert auroc(noise.noisy_cells.ravel(), suspicion_from_quality(cell).ravel()) > cell_floor

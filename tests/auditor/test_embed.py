@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
-from conftest import shared_data_path
+from conftest import HF_IMAGE, TINY, shared_data_path
 from PIL import Image
 
 from auditor.dataset import ColumnNames, DataError
@@ -38,17 +38,7 @@ from auditor.encoders import (
 )
 from auditor.io import read_dataset, read_provenance
 
-TINY = "clip:hashaudit-tiny:"
-HF_IMAGE = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
-
-
-@pytest.fixture(autouse=True)
-def _no_hub(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test may reach for the network: the hub is offline for huggingface_hub and for us."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    import huggingface_hub.constants
-
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True, raising=False)
+pytestmark = pytest.mark.usefixtures("no_hub")  # no test may reach for the network
 
 
 @pytest.fixture(scope="module")

@@ -25,13 +25,13 @@ def with_raw_columns(table: pa.Table) -> pa.Table:
 def test_only_the_dataset_columns_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(with_raw_columns(small_table()), tmp_path / "raw.parquet")
     requested: list[list[str] | None] = []
-    real = pq.read_table
+    real = pq.ParquetFile.read  # what io.read_table reads with
 
-    def spy(source: object, columns: list[str] | None = None, **kwargs: object) -> pa.Table:
+    def spy(self: pq.ParquetFile, columns: list[str] | None = None, **kwargs: object) -> pa.Table:
         requested.append(columns)
-        return real(source, columns=columns, **kwargs)  # type: ignore[arg-type]
+        return real(self, columns=columns, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(io.pq, "read_table", spy)
+    monkeypatch.setattr(pq.ParquetFile, "read", spy)
     dataset = io.read_dataset(path)
     assert requested == [["id", "labels", "image_embedding", "text_embedding", "split"]]
     expected = io.dataset_from_table(pq.read_table(path), source=str(path))

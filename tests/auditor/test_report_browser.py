@@ -37,6 +37,11 @@ pytestmark = pytest.mark.e2e
 IMAGES_STATE = (
     "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.src.slice(0, 22)])"
 )
+CHARTS_STATE = (
+    "return Array.from(document.querySelectorAll('svg.chart')).map(s => "
+    "[s.getBoundingClientRect().width, s.getBoundingClientRect().height, "
+    "s.querySelectorAll('path.series').length])"
+)
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +102,11 @@ def test_report_renders_without_errors(browser: Any, report_path: Path) -> None:
     broken = [image for image in images if not (image[0] and image[1] > 0)]
     assert broken == [], broken
     assert all(src.startswith("data:image/") for _, _, src in images)
+    # The figures are inline SVG charts, laid out at their size, each drawing its series.
+    charts = browser.execute_script(CHARTS_STATE)
+    parsed = parse_report(report_path)
+    assert len(charts) == len(parsed.charts) == len(parsed.figures) >= 6  # 4 histograms + 2
+    assert all(width >= 300 and height >= 200 and series >= 2 for width, height, series in charts)
 
 
 def test_screenshot_is_not_blank(browser: Any, report_path: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from conftest import synth_and_inject
 from typer.testing import CliRunner
 
 from auditor.io import file_fingerprint
@@ -24,9 +25,7 @@ def ok(args: list[str]) -> str:
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     folder = tmp_path_factory.mktemp("clean_cli")
-    clean, noisy = folder / "s.parquet", folder / "n.parquet"
-    ok(["synth", "-o", str(clean), "--rows", "600", "--n-classes", "8", "--seed", "3", "-q"])
-    ok(["inject", str(clean), "--rate", "0.4", "-o", str(noisy), "-q"])
+    clean, noisy = synth_and_inject(folder, rows=600, n_classes=8, rate=0.4, seed=3)
     ok(["scan", str(noisy), "--methods", "none", "-o", str(folder / "audit"), "-q", "--json"])
     return clean, noisy, folder / "audit" / "audit.parquet"
 

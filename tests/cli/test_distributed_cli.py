@@ -3,7 +3,6 @@ launcher, write their outputs once (rank 0) and agree with a one-process run."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
@@ -15,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
-from PIL import Image
+from conftest import HF_IMAGE, TINY, png
 from typer.testing import CliRunner
 
 import cli.launch
@@ -23,7 +22,6 @@ from auditor.io import read_dataset
 from cli.main import app
 
 runner = CliRunner()
-TINY = "clip:hashaudit-tiny:"
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -38,6 +36,17 @@ def audit(*args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=1800,
     )
+
+
+def run_in_one_and_two_processes(args: list[str], tmp_path: Path) -> tuple[str, str]:
+    """``audit ARGS --json -q`` in this process (``-o tmp_path/one``) and under ``--nproc 2``
+    (``-o tmp_path/two``); both must succeed. Their stdout."""
+    args = [*args, "--json", "-q"]
+    one = runner.invoke(app, [*args, "-o", str(tmp_path / "one")])
+    assert one.exit_code == 0, one.output
+    two = audit(*args, "--nproc", "2", "-o", str(tmp_path / "two"))
+    assert two.returncode == 0, two.stderr[-3000:]
+    return one.stdout, two.stdout
 
 
 @pytest.fixture(scope="module")
@@ -95,14 +104,11 @@ def test_nproc_1_and_torchrun_workers_run_in_place(
 
 @pytest.mark.distributed
 def test_train_with_two_processes_matches_one(data_file: Path, tmp_path: Path) -> None:
-    common = ["train", str(data_file), "--method", "nrch", "--bits", "16", "--epochs", "3"]
-    common += ["--json", "-q"]
-    one = runner.invoke(app, [*common, "-o", str(tmp_path / "one")])
-    assert one.exit_code == 0, one.output
-    two = audit(*common, "--nproc", "2", "-o", str(tmp_path / "two"))
-    assert two.returncode == 0, two.stderr[-3000:]
+    one, two = run_in_one_and_two_processes(
+        ["train", str(data_file), "--method", "nrch", "--bits", "16", "--epochs", "3"], tmp_path
+    )
     # one JSON document on stdout: only rank 0 printed
-    metrics_one, metrics_two = json.loads(one.stdout), json.loads(two.stdout)
+    metrics_one, metrics_two = json.loads(one), json.loads(two)
     assert metrics_one["processes"] == 1 and metrics_two["processes"] == 2
     for key in ("map_i2t", "map_t2i"):
         assert metrics_two[key] == pytest.approx(metrics_one[key], abs=1e-6)
@@ -134,13 +140,11 @@ def test_bad_input_under_nproc_exits_2(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.distributed
 def test_scan_with_two_processes_matches_one(data_file: Path, tmp_path: Path) -> None:
-    common = ["scan", str(data_file), "--methods", "nrch,scbch", "--epochs", "3", "--bits", "16"]
-    common += ["--json", "-q"]
-    one = runner.invoke(app, [*common, "-o", str(tmp_path / "one")])
-    assert one.exit_code == 0, one.output
-    two = audit(*common, "--nproc", "2", "-o", str(tmp_path / "two"))
-    assert two.returncode == 0, two.stderr[-3000:]
-    json.loads(two.stdout)  # one document: only rank 0 printed
+    _, two = run_in_one_and_two_processes(
+        ["scan", str(data_file), "--methods", "nrch,scbch", "--epochs", "3", "--bits", "16"],
+        tmp_path,
+    )
+    json.loads(two)  # one document: only rank 0 printed
     first = pq.read_table(tmp_path / "one" / "audit.parquet").sort_by("id")
     second = pq.read_table(tmp_path / "two" / "audit.parquet").sort_by("id")
     for column in ("nrch_clean_posterior", "scbch_reliability", "label_quality"):
@@ -149,25 +153,16 @@ def test_scan_with_two_processes_matches_one(data_file: Path, tmp_path: Path) ->
         )
 
 
-def png(seed: int) -> bytes:
-    rng = np.random.default_rng(seed)
-    pixels = np.kron(rng.integers(0, 256, (4, 4, 3), dtype=np.uint8), np.ones((8, 8, 1), np.uint8))
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
 def raw_file(path: Path, n_rows: int) -> Path:
     """Rows of 7 distinct images (row 4 is junk) and 6 distinct texts, as `audit embed` reads."""
     images = [{"bytes": png(i % 7), "path": f"{i}.png"} for i in range(n_rows)]
     if n_rows > 4:
         images[4] = {"bytes": b"junk", "path": "bad.png"}
-    image_type = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
     table = pa.table(
         {
             "id": list(range(n_rows)),
             "labels": [["a"]] * n_rows,
-            "image": pa.array(images, type=image_type),
+            "image": pa.array(images, type=HF_IMAGE),
             "text": [f"text {i % 6}" for i in range(n_rows)],
         }
     )

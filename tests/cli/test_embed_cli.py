@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -11,23 +10,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import typer
-from conftest import shared_data_path
-from PIL import Image
+from conftest import HF_IMAGE, TINY, png, shared_data_path
 from typer.testing import CliRunner
 
 from auditor.io import read_dataset, read_provenance
 from cli.embed_command import embed
 
-TINY = "clip:hashaudit-tiny:"
-HF_IMAGE = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
-
-
-@pytest.fixture(autouse=True)
-def _no_hub(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    import huggingface_hub.constants
-
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True, raising=False)
+pytestmark = pytest.mark.usefixtures("no_hub")  # no test may reach for the network
 
 
 def audit_app() -> typer.Typer:
@@ -53,14 +42,6 @@ def error_line(stderr: str) -> str:
     assert len(errors) == 1, stderr
     assert "Traceback" not in stderr
     return errors[0]
-
-
-def png(seed: int) -> bytes:
-    rng = np.random.default_rng(seed)
-    pixels = np.kron(rng.integers(0, 256, (4, 4, 3), dtype=np.uint8), np.ones((8, 8, 1), np.uint8))
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def raw_file(path: Path, images: list, texts: list, image_type: pa.DataType = HF_IMAGE) -> Path:

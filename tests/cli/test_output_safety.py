@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import small_table, write
+from conftest import small_table, synth_and_inject, write
 from typer.testing import CliRunner
 
 from auditor.io import MARKER_FILE
@@ -47,10 +47,7 @@ def assert_refused(code: int, stderr: str, *fragments: str) -> None:
 
 @pytest.fixture(scope="module")
 def noisy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("data")
-    clean, noisy = folder / "s.parquet", folder / "n.parquet"
-    assert run("synth", "-o", clean, "--rows", "300", "--n-classes", "5", "-q")[0] == 0
-    assert run("inject", clean, "--rate", "0.4", "-o", noisy, "-q")[0] == 0
+    _, noisy = synth_and_inject(tmp_path_factory.mktemp("data"), rows=300, n_classes=5, rate=0.4)
     return noisy
 
 

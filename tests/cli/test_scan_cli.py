@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import synth_and_inject
 from typer.testing import CliRunner
 
 from cli.common import result_console
@@ -18,20 +19,7 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def noisy_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("scan")
-    clean, noisy = folder / "s.parquet", folder / "n.parquet"
-    assert (
-        runner.invoke(
-            app, ["synth", "-o", str(clean), "--rows", "800", "--n-classes", "8", "-q"]
-        ).exit_code
-        == 0
-    )
-    assert (
-        runner.invoke(
-            app, ["inject", str(clean), "--rate", "0.4", "-o", str(noisy), "-q"]
-        ).exit_code
-        == 0
-    )
+    _, noisy = synth_and_inject(tmp_path_factory.mktemp("scan"), rows=800, n_classes=8, rate=0.4)
     return noisy
 
 

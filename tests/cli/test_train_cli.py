@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import synth_and_inject
 from typer.testing import CliRunner
 
 from cli.main import app
@@ -20,21 +21,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def noisy_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("train")
-    clean = folder / "s.parquet"
-    noisy = folder / "n.parquet"
-    assert (
-        runner.invoke(
-            app,
-            ["synth", "-o", str(clean), "--rows", "1200", "--n-classes", "8", "--seed", "2", "-q"],
-        ).exit_code
-        == 0
-    )
-    assert (
-        runner.invoke(
-            app, ["inject", str(clean), "--rate", "0.3", "-o", str(noisy), "-q"]
-        ).exit_code
-        == 0
-    )
+    _, noisy = synth_and_inject(folder, rows=1200, n_classes=8, rate=0.3, seed=2)
     return noisy
 
 

@@ -101,10 +101,10 @@ def test_search_is_deterministic_and_handles_duplicates() -> None:
     assert (first[0][:, 0] < first[0][:, 1]).all()
 
 
-def test_knn_search_switches_to_the_index_at_the_threshold(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    features = clustered(600, 16, seed=5)
+@pytest.fixture
+def index_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The row counts of every ``approximate_neighbours`` call from now on (the index still
+    answers)."""
     calls: list[int] = []
     real = neighbours.approximate_neighbours
 
@@ -113,33 +113,28 @@ def test_knn_search_switches_to_the_index_at_the_threshold(
         return real(unit, k, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(neighbours, "approximate_neighbours", spy)
+    return calls
+
+
+def test_knn_search_switches_to_the_index_at_the_threshold(index_calls: list[int]) -> None:
+    features = clustered(600, 16, seed=5)
     exact, _ = knn.nearest_neighbours(features, 10, index_min_rows=None)
     below, _ = knn.nearest_neighbours(features, 10, index_min_rows=601)
-    assert calls == [] and (below == exact).all(), "below the threshold: exact, as before"
+    assert index_calls == [] and (below == exact).all(), "below the threshold: exact, as before"
     above, _ = knn.nearest_neighbours(features, 10, index_min_rows=600)
-    assert calls == [600]
+    assert index_calls == [600]
     assert recall_at_k(above, exact) >= 0.95
     assert neighbours.INDEX_MIN_ROWS > 10_000, "small scans keep the exact search"
 
 
-def test_two_view_knn_switches_to_the_index_at_the_threshold(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_two_view_knn_switches_to_the_index_at_the_threshold(index_calls: list[int]) -> None:
     joint = clustered(800, 32, seed=6)
     image, text = torch.from_numpy(joint[:, :16]), torch.from_numpy(joint[:, 16:])
-    calls: list[int] = []
-    real = neighbours.approximate_neighbours
-
-    def spy(unit: np.ndarray, k: int, **kwargs: object) -> tuple[np.ndarray, np.ndarray]:
-        calls.append(unit.shape[0])
-        return real(unit, k, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(neighbours, "approximate_neighbours", spy)
     exact, exact_similarity = signals.two_view_knn(image, text, k=10, index_min_rows=None)
     below, _ = signals.two_view_knn(image, text, k=10, index_min_rows=801)
-    assert calls == [] and torch.equal(below, exact)
+    assert index_calls == [] and torch.equal(below, exact)
     above, above_similarity = signals.two_view_knn(image, text, k=10, index_min_rows=800)
-    assert calls == [800]
+    assert index_calls == [800]
     assert above.dtype == torch.int64 and above_similarity.dtype == torch.float32
     assert recall_at_k(above.numpy(), exact.numpy()) >= 0.95
     # the index searches the same similarity: (cos(image) + cos(text)) / 2
