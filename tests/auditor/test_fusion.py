@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 
 from auditor.fusion import (
+    NoiseModel,
     calibrate_presence,
     consensus_weights,
     direction_counts,
@@ -14,10 +15,10 @@ from auditor.fusion import (
     estimate_noise_model,
     flag_top,
     fuse_rows,
+    pooled_tail_shares,
     stack_presence,
     suggest_directed_changes,
     suspicion_rank,
-    pooled_tail_shares,
     tail_position,
 )
 from auditor.metrics import auroc
@@ -179,13 +180,39 @@ def test_common_noise_learned_as_signal_is_said_to_be_unidentifiable() -> None:
     assert estimate_noise_model(noisy, learned, vote=vote, prior="missing").spurious_row_rate == 0
 
 
-def test_suggestions_change_at_most_one_given_and_one_absent_cell_per_row() -> None:
-    labels = np.array([[1, 1, 1, 0, 0, 0]], dtype=np.uint8)
-    presence = np.array([[0.05, 0.1, 0.9, 0.95, 0.8, 0.1]])
+def both_directions_model(labels: np.ndarray, presence: np.ndarray) -> NoiseModel:
+    """A model that found both directions in every class (the counts of one row are 0)."""
     model = estimate_noise_model(labels, presence)
-    model = dataclasses.replace(
-        model, spurious_cells=presence < 0.5, missing_cells=(presence > 0.5) & (labels == 0)
+    ones = np.ones(labels.shape[1], dtype=np.int64)
+    return dataclasses.replace(
+        model,
+        n_spurious=ones,
+        n_missing=ones,
+        spurious_cells=(presence < 0.5) & (labels == 1),
+        missing_cells=(presence > 0.5) & (labels == 0),
     )
-    remove, add = suggest_directed_changes(labels, presence, np.array([True]), model)
+
+
+def test_suggestions_change_at_most_one_given_and_one_absent_cell_per_row() -> None:
+    labels = np.array([[1, 1, 1, 0, 0, 0], [1, 1, 0, 0, 0, 0]], dtype=np.uint8)
+    presence = np.array([[0.05, 0.1, 0.9, 0.95, 0.8, 0.1], [0.2, 0.9, 0.1, 0.6, 0.1, 0.1]])
+    model = both_directions_model(labels, presence)
+    assert model.regime == "both directions"
+    remove, add = suggest_directed_changes(labels, presence, np.array([True, True]), model)
     assert remove[0].tolist() == [True, False, False, False, False, False]  # the least present
     assert add[0].tolist() == [False, False, False, True, False, False]  # the most present
+    # error probability 0.8 is past the threshold (0.7); an addition at presence 0.6 is not
+    assert remove[1].tolist() == [True, False, False, False, False, False] and not add[1].any()
+
+
+def test_no_suggestion_against_the_direction_the_model_found() -> None:
+    labels = np.array([[1, 1, 1, 0, 0, 0]], dtype=np.uint8)
+    presence = np.array([[0.05, 0.1, 0.9, 0.95, 0.8, 0.1]])
+    model = both_directions_model(labels, presence)
+    only_missing = dataclasses.replace(model, spurious_cells=np.zeros_like(model.spurious_cells))
+    assert only_missing.regime == "mostly missing tags"
+    remove, add = suggest_directed_changes(labels, presence, np.array([True]), only_missing)
+    assert not remove.any() and add[0, 3]
+    no_missing_counted = dataclasses.replace(model, n_missing=np.zeros(6, dtype=np.int64))
+    remove, add = suggest_directed_changes(labels, presence, np.array([True]), no_missing_counted)
+    assert remove[0, 0] and not add.any()
