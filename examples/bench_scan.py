@@ -246,7 +246,7 @@ def main() -> None:
                 {
                     "dataset": args.dataset,
                     "protocol": protocol,
-                    "rate": rate,
+                    "noise_rate": rate,  # the injected rate; "rate" holds the estimates
                     "rows": len(clean),
                     "epochs": args.epochs,
                     "seconds": seconds,
