@@ -402,6 +402,16 @@ NoiseRateOption = Annotated[
     float | None,
     typer.Option("--noise-rate", help="Share of rows to flag.", show_default="the estimate"),
 ]
+NoiseDirectionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--noise",
+        help="Direction of the noise when you know it: missing (tags only ever left out), "
+        "spurious (tags only ever added), both. Use it when you know how the labels were made "
+        "or the scan says the noise is not identifiable.",
+        show_default="the estimate",
+    ),
+]
 
 
 def parse_methods(value: str | None, option: str = "--methods") -> tuple[str, ...] | None:

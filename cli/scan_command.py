@@ -25,6 +25,7 @@ from cli.common import (
     JsonOption,
     LabelsColumn,
     MethodsOption,
+    NoiseDirectionOption,
     NoiseRateOption,
     QuietOption,
     SettingSeedOption,
@@ -248,15 +249,7 @@ def scan(
     bits: BitsOption = None,
     epochs: EpochsOption = None,
     noise_rate: NoiseRateOption = None,
-    noise: Annotated[
-        str | None,
-        typer.Option(
-            "--noise",
-            help="Direction of the noise when you know it: missing (tags only ever left out), "
-            "spurious (tags only ever added), both (default: estimated). Use it when the scan "
-            "says the noise is not identifiable or you know how the labels were made.",
-        ),
-    ] = None,
+    noise: NoiseDirectionOption = None,
     device: DeviceOption = None,
     seed: SettingSeedOption = None,
     config: ConfigOption = None,
