@@ -268,6 +268,9 @@ def configure_logging(quiet: bool) -> None:
     # one status line each, and none with -q, instead of raw source excerpts on the terminal.
     warnings.showwarning = _warning_as_note
     logging.getLogger(WARNINGS_LOGGER).setLevel(logging.ERROR if quiet else logging.INFO)
+    # faiss logs which of its builds it tried at INFO (eight lines of failed AVX imports): a
+    # library's internals, not the user's status.
+    logging.getLogger("faiss").setLevel(logging.WARNING)
 
 
 WARNINGS_LOGGER = "hashaudit.warnings"
