@@ -298,27 +298,13 @@ def spurious(
 ) -> np.ndarray:
     """Spurious labels (a tag from the wrong photo, an over-eager annotator): add one or two.
 
-    Parameters
-    ----------
-    labels : (N, C) uint8 multi-hot
-    mask : (N,) bool
-        Rows that may change (the train rows).
-    rate : float in [0, 1]
-        ``rows_for_rate(rate, mask.sum())`` rows gain labels, chosen uniformly among the masked
-        rows with at least one absent class. Each gains one or two (equally likely; one when a
-        single class is absent), drawn among its absent classes with probability proportional
-        to the class's frequency in the masked rows (common tags are added more often, as they
-        are in real data).
-    rng : numpy Generator
-
-    Returns
-    -------
-    (N, C) uint8: the noisy labels (only additions).
-
-    Raises
-    ------
-    ValueError
-        If fewer masked rows have an absent class than the rate asks for.
+    ``labels``, ``mask`` and ``rng`` as in :func:`missing`. ``rows_for_rate(rate, mask.sum())``
+    rows gain labels, chosen uniformly among the masked rows with at least one absent class.
+    Each gains one or two (equally likely; one when a single class is absent), drawn among its
+    absent classes with probability proportional to the class's frequency in the masked rows
+    (common tags are added more often, as they are in real data). Returns the (N, C) uint8
+    noisy labels (only additions); raises ValueError if fewer masked rows have an absent class
+    than the rate asks for.
     """
     _check_inputs(labels, mask, rate)
     n_absent = labels.shape[1] - labels.sum(axis=1)
@@ -348,22 +334,11 @@ def mixed(
 ) -> np.ndarray:
     """Both directions of real tag noise: some noisy rows miss labels, the others gain some.
 
-    Parameters
-    ----------
-    labels : (N, C) uint8 multi-hot
-    mask : (N,) bool
-        Rows that may change (the train rows).
-    rate : float in [0, 1]
-        ``rows_for_rate(rate, mask.sum())`` rows change, chosen uniformly among the masked rows
-        with at least two labels and one absent class; ``round(missing_share · n)`` of them (a
-        uniform subset) lose one or two labels as in :func:`missing`, the rest gain one or two
-        as in :func:`spurious`.
-    rng : numpy Generator
-    missing_share : float in [0, 1]
-
-    Returns
-    -------
-    (N, C) uint8: the noisy labels.
+    ``labels``, ``mask`` and ``rng`` as in :func:`missing`. ``rows_for_rate(rate, mask.sum())``
+    rows change, chosen uniformly among the masked rows with at least two labels and one absent
+    class; ``round(missing_share · n)`` of them (a uniform subset; ``missing_share`` in [0, 1])
+    lose one or two labels as in :func:`missing`, the rest gain one or two as in
+    :func:`spurious`. Returns the (N, C) uint8 noisy labels.
     """
     _check_inputs(labels, mask, rate)
     if not 0.0 <= float(missing_share) <= 1.0:
