@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from auditor.dataset import DEFAULT_COLUMNS, AuditDataset, ColumnNames
 from auditor.io import multi_hot_to_arrow
-from auditor.noise import NoiseResult, inject_noise
+from auditor.noise import DEFAULT_MISSING_SHARE, NoiseResult, inject_noise
 
 
 def inject_into_table(
@@ -20,6 +20,7 @@ def inject_into_table(
     rate: float,
     seed: int,
     columns: ColumnNames = DEFAULT_COLUMNS,
+    missing_share: float = DEFAULT_MISSING_SHARE,
 ) -> tuple[pa.Table, NoiseResult]:
     """Corrupt the train rows' labels; the labels before injection go to ``clean_labels``.
 
@@ -27,7 +28,9 @@ def inject_into_table(
     the new noise is added on top of the given labels. Labels keep their Arrow form: class names
     stay names, class numbers stay numbers.
     """
-    result = inject_noise(dataset.labels, dataset.train_mask, protocol, rate, seed)
+    result = inject_noise(
+        dataset.labels, dataset.train_mask, protocol, rate, seed, missing_share=missing_share
+    )
     labels_type = table.schema.field(columns.labels).type
     as_indices = pa.types.is_integer(labels_type.value_type)
     noisy_column = multi_hot_to_arrow(result.noisy_labels, dataset.classes, as_indices=as_indices)
@@ -40,10 +43,16 @@ def inject_into_table(
 
 
 def with_noise(
-    dataset: AuditDataset, protocol: str, rate: float, seed: int
+    dataset: AuditDataset,
+    protocol: str,
+    rate: float,
+    seed: int,
+    missing_share: float = DEFAULT_MISSING_SHARE,
 ) -> tuple[AuditDataset, NoiseResult]:
     """The dataset with its train rows' labels corrupted and the originals as ``clean_labels``."""
-    result = inject_noise(dataset.labels, dataset.train_mask, protocol, rate, seed)
+    result = inject_noise(
+        dataset.labels, dataset.train_mask, protocol, rate, seed, missing_share=missing_share
+    )
     noisy = dataclasses.replace(
         dataset, labels=result.noisy_labels, clean_labels=result.clean_labels
     )

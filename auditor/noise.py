@@ -1,13 +1,15 @@
-"""Known label noise for benchmarks: the four protocols of docs/methods.md ("Noise protocols").
+"""Known label noise for benchmarks: the protocols of docs/methods.md ("Noise protocols") and two of
+real tag data's directions: ``spurious`` (labels added) and ``mixed`` (some rows missing labels,
+the others with spurious ones).
 
 Every protocol is a pure function ``protocol(labels, mask, rate, rng) -> noisy_labels`` on a
 (N, C) uint8 multi-hot matrix. Only rows where ``mask`` is True (the train rows) may change; the
 input is never modified. :func:`inject_noise` dispatches by name through :data:`PROTOCOLS`,
 seeds the generator and returns the noisy labels with their ground truth (:class:`NoiseResult`).
 
-Row counts: the row-choosing protocols (``pairflip``, ``symmetric``, ``missing``) corrupt
-``floor(rate · n_masked)`` rows, computed with a tolerance for floating error so that
-``0.29 · 100`` gives 29 rows (plain ``int(0.29 * 100)`` is 28); see :func:`rows_for_rate`.
+Row counts: the row-choosing protocols (``pairflip``, ``symmetric``, ``missing``, ``spurious``,
+``mixed``) corrupt ``floor(rate · n_masked)`` rows, computed with a tolerance for floating error
+so that ``0.29 · 100`` gives 29 rows (plain ``int(0.29 * 100)`` is 28); see :func:`rows_for_rate`.
 """
 
 from __future__ import annotations
@@ -266,13 +268,93 @@ def missing(
     _check_inputs(labels, mask, rate)
     n_labels = labels.sum(axis=1)
     rows = _choose_rows(mask & (n_labels >= 2), mask, rate, rng, "missing", "two or more labels")
-    n_drop = np.minimum(rng.integers(1, 3, size=rows.size), n_labels[rows] - 1)
-    present = labels[rows].astype(bool)
+    noisy = labels.astype(np.uint8, copy=True)
+    noisy[rows] = _drop_labels(labels[rows].astype(bool), rng).astype(np.uint8)
+    return noisy
+
+
+def _drop_labels(present: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(n, C) bool rows with two or more labels -> the rows with one or two (equally likely)
+    labels switched off, uniformly, never the last one."""
+    n_drop = np.minimum(rng.integers(1, 3, size=present.shape[0]), present.sum(axis=1) - 1)
     keys = np.where(present, rng.random(present.shape), np.inf)
     rank = np.argsort(keys, axis=1).argsort(axis=1)
-    drop = present & (rank < n_drop[:, None])
+    return present & ~(rank < n_drop[:, None])
+
+
+def _add_labels(present: np.ndarray, frequency: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(n, C) bool rows with an absent class -> the rows with one or two (equally likely) absent
+    classes switched on, drawn without replacement with probability proportional to the class
+    ``frequency`` (C,) (Gumbel top-k: the k largest ``log f + Gumbel`` keys)."""
+    n_add = np.minimum(rng.integers(1, 3, size=present.shape[0]), (~present).sum(axis=1))
+    weight = np.log(np.maximum(np.asarray(frequency, dtype=np.float64), 1e-12))
+    keys = np.where(~present, weight[None, :] + rng.gumbel(size=present.shape), -np.inf)
+    rank = np.argsort(-keys, axis=1).argsort(axis=1)
+    return present | (~present & (rank < n_add[:, None]))
+
+
+def spurious(
+    labels: np.ndarray, mask: np.ndarray, rate: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Spurious labels (a tag from the wrong photo, an over-eager annotator): add one or two.
+
+    ``labels``, ``mask`` and ``rng`` as in :func:`missing`. ``rows_for_rate(rate, mask.sum())``
+    rows gain labels, chosen uniformly among the masked rows with at least one absent class.
+    Each gains one or two (equally likely; one when a single class is absent), drawn among its
+    absent classes with probability proportional to the class's frequency in the masked rows
+    (common tags are added more often, as they are in real data). Returns the (N, C) uint8
+    noisy labels (only additions); raises ValueError if fewer masked rows have an absent class
+    than the rate asks for.
+    """
+    _check_inputs(labels, mask, rate)
+    n_absent = labels.shape[1] - labels.sum(axis=1)
+    rows = _choose_rows(mask & (n_absent >= 1), mask, rate, rng, "spurious", "an absent class")
+    frequency = _class_frequency(labels, mask)
     noisy = labels.astype(np.uint8, copy=True)
-    noisy[rows] = (present & ~drop).astype(np.uint8)
+    noisy[rows] = _add_labels(labels[rows].astype(bool), frequency, rng).astype(np.uint8)
+    return noisy
+
+
+def _class_frequency(labels: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(C,) share of masked rows carrying each class, with a floor so every class can be drawn."""
+    counts = labels[mask].sum(axis=0).astype(np.float64) + 1.0
+    return np.asarray(counts / counts.sum())
+
+
+DEFAULT_MISSING_SHARE = 0.7
+"""``mixed``: share of the noisy rows that miss labels (the rest get spurious ones)."""
+
+
+def mixed(
+    labels: np.ndarray,
+    mask: np.ndarray,
+    rate: float,
+    rng: np.random.Generator,
+    missing_share: float = DEFAULT_MISSING_SHARE,
+) -> np.ndarray:
+    """Both directions of real tag noise: some noisy rows miss labels, the others gain some.
+
+    ``labels``, ``mask`` and ``rng`` as in :func:`missing`. ``rows_for_rate(rate, mask.sum())``
+    rows change, chosen uniformly among the masked rows with at least two labels and one absent
+    class; ``round(missing_share · n)`` of them (a uniform subset; ``missing_share`` in [0, 1])
+    lose one or two labels as in :func:`missing`, the rest gain one or two as in
+    :func:`spurious`. Returns the (N, C) uint8 noisy labels.
+    """
+    _check_inputs(labels, mask, rate)
+    if not 0.0 <= float(missing_share) <= 1.0:
+        raise ValueError(f"missing_share must be in [0, 1], got {missing_share}")
+    n_labels = labels.sum(axis=1)
+    eligible = mask & (n_labels >= 2) & (n_labels < labels.shape[1])
+    rows = _choose_rows(
+        eligible, mask, rate, rng, "mixed", "two or more labels and an absent class"
+    )
+    rows = rng.permutation(rows)
+    n_missing = int(np.floor(missing_share * rows.size + 0.5))
+    losing, gaining = np.sort(rows[:n_missing]), np.sort(rows[n_missing:])
+    noisy = labels.astype(np.uint8, copy=True)
+    noisy[losing] = _drop_labels(labels[losing].astype(bool), rng).astype(np.uint8)
+    frequency = _class_frequency(labels, mask)
+    noisy[gaining] = _add_labels(labels[gaining].astype(bool), frequency, rng).astype(np.uint8)
     return noisy
 
 
@@ -281,6 +363,8 @@ PROTOCOLS: dict[str, NoiseProtocol] = {
     "symmetric": symmetric,
     "classflip": classflip,
     "missing": missing,
+    "spurious": spurious,
+    "mixed": mixed,
 }
 """Noise protocols by name, in the order the CLI lists them."""
 
@@ -319,6 +403,16 @@ class NoiseResult:
     rate: float
     seed: int
 
+    @property
+    def missing_cells(self) -> np.ndarray:
+        """(N, C) bool: true labels the noise switched off (missing in the given labels)."""
+        return np.asarray(self.noisy_cells & self.clean_labels.astype(bool))
+
+    @property
+    def spurious_cells(self) -> np.ndarray:
+        """(N, C) bool: labels the noise switched on (spurious in the given labels)."""
+        return np.asarray(self.noisy_cells & self.noisy_labels.astype(bool))
+
 
 def noise_truth(noisy: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Ground truth of injected noise.
@@ -341,7 +435,12 @@ def noise_truth(noisy: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def inject_noise(
-    labels: np.ndarray, mask: np.ndarray, protocol: str, rate: float, seed: int
+    labels: np.ndarray,
+    mask: np.ndarray,
+    protocol: str,
+    rate: float,
+    seed: int,
+    missing_share: float = DEFAULT_MISSING_SHARE,
 ) -> NoiseResult:
     """Corrupt the masked rows of ``labels`` with a named protocol, reproducibly.
 
@@ -357,6 +456,8 @@ def inject_noise(
         present label).
     seed : int
         Seed of the ``np.random.Generator``; the same inputs and seed give the same noise.
+    missing_share : float in [0, 1]
+        ``mixed`` only: share of the noisy rows that miss labels (the rest gain spurious ones).
 
     Returns
     -------
@@ -373,7 +474,11 @@ def inject_noise(
     if n_masked == 0:
         raise ValueError("the mask selects no rows: there is nothing to corrupt")
     clean = labels.astype(np.uint8, copy=True)
-    noisy = PROTOCOLS[protocol](clean, mask, float(rate), np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    if protocol == "mixed":
+        noisy = mixed(clean, mask, float(rate), rng, missing_share=missing_share)
+    else:
+        noisy = PROTOCOLS[protocol](clean, mask, float(rate), rng)
     rows, cells = noise_truth(noisy, clean)
     return NoiseResult(
         noisy_labels=noisy,

@@ -268,6 +268,9 @@ def configure_logging(quiet: bool) -> None:
     # one status line each, and none with -q, instead of raw source excerpts on the terminal.
     warnings.showwarning = _warning_as_note
     logging.getLogger(WARNINGS_LOGGER).setLevel(logging.ERROR if quiet else logging.INFO)
+    # faiss logs which of its builds it tried at INFO (eight lines of failed AVX imports): a
+    # library's internals, not the user's status.
+    logging.getLogger("faiss").setLevel(logging.WARNING)
 
 
 WARNINGS_LOGGER = "hashaudit.warnings"
@@ -401,6 +404,16 @@ ConfigOption = Annotated[
 NoiseRateOption = Annotated[
     float | None,
     typer.Option("--noise-rate", help="Share of rows to flag.", show_default="the estimate"),
+]
+NoiseDirectionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--noise",
+        help="Direction of the noise when you know it: missing (tags only ever left out), "
+        "spurious (tags only ever added), both. Use it when you know how the labels were made "
+        "or the scan says the noise is not identifiable.",
+        show_default="the estimate",
+    ),
 ]
 
 

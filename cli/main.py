@@ -210,6 +210,13 @@ def inject(
             "--rate", help="Share of train rows to corrupt (classflip: per-class flip rate)."
         ),
     ] = 0.5,
+    missing_share: Annotated[
+        float,
+        typer.Option(
+            "--missing-share",
+            help="mixed only: share of the noisy rows missing labels (the rest get spurious ones).",
+        ),
+    ] = 0.7,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -262,9 +269,17 @@ def inject(
     )
     with usage_errors():
         noisy_table, result = inject_into_table(
-            table, dataset, protocol=protocol, rate=rate, seed=seed, columns=columns
+            table,
+            dataset,
+            protocol=protocol,
+            rate=rate,
+            seed=seed,
+            columns=columns,
+            missing_share=missing_share,
         )
-    settings = {"protocol": protocol, "rate": rate}
+    settings: dict[str, object] = {"protocol": protocol, "rate": rate}
+    if protocol == "mixed":
+        settings["missing_share"] = missing_share
     provenance = make_provenance(
         "inject",
         settings=settings,

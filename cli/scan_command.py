@@ -25,6 +25,7 @@ from cli.common import (
     JsonOption,
     LabelsColumn,
     MethodsOption,
+    NoiseDirectionOption,
     NoiseRateOption,
     QuietOption,
     SettingSeedOption,
@@ -186,6 +187,8 @@ def render_scan(scan: ScanResult, summary: dict[str, Any], out: Path) -> None:
     if "true_noise_rate" in summary:
         line += f" (true noise rate {summary['true_noise_rate']:.3f})"
     result_console.print(line, highlight=False)
+    if "noise_model" in summary:
+        result_console.print(summary["noise_model"]["line"], highlight=False)
     if "detection" in summary:
         result_console.print(detection_table(summary["detection"], width))
     times = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in scan.timings.items())
@@ -246,6 +249,7 @@ def scan(
     bits: BitsOption = None,
     epochs: EpochsOption = None,
     noise_rate: NoiseRateOption = None,
+    noise: NoiseDirectionOption = None,
     device: DeviceOption = None,
     seed: SettingSeedOption = None,
     config: ConfigOption = None,
@@ -291,6 +295,7 @@ def scan(
             "bits": bits,
             "epochs": epochs,
             "noise_rate": noise_rate,
+            "noise": noise,
             "device": device,
             "seed": seed,
         },

@@ -74,6 +74,10 @@ def _num(value: Any, digits: int = 3) -> Cell:
     return {"value": number(value, digits), "kind": "num"}
 
 
+def _percent(value: Any) -> Cell:
+    return {"value": percent(value), "kind": "num"}
+
+
 def _table(
     table_id: str,
     headers: Sequence[str],
@@ -134,6 +138,7 @@ def overview_section(folder: AuditFolder) -> Section:
         ("classes", f"{len(folder.classes)}: {', '.join(folder.classes)}"),
         ("labels per row", labels_per_row),
         ("estimated noise rate", percent(summary.get("estimated_noise_rate"))),
+        ("noise model", str((summary.get("noise_model") or {}).get("line") or MISSING)),
         ("true noise rate", truth),
         (
             "rows flagged (is_issue)",
@@ -249,22 +254,34 @@ def per_class_numbers(folder: AuditFolder) -> Mapping[str, Mapping[str, Any]]:
 
 def classes_section(folder: AuditFolder) -> Section:
     numbers = per_class_numbers(folder)
-    keys = ("given", "suspected_spurious", "suspected_missing")
+    columns = [
+        ("given", "given", _num),
+        ("suspected_spurious", "suspected spurious", _num),
+        ("suspected_missing", "suspected missing", _num),
+        ("estimated_noise_rate", "estimated noise rate", _percent),
+        ("estimated_spurious_rate", "estimated spurious rate", _percent),
+        ("estimated_missing_rate", "estimated missing rate", _percent),
+        ("true_spurious_rate", "true spurious rate", _percent),
+        ("true_missing_rate", "true missing rate", _percent),
+    ]
+    # The direction columns exist for scans with the noise model, the true ones with truth.
+    shown = [
+        column
+        for column in columns
+        if any(column[0] in numbers[name] for name in folder.classes) or column[0] == "given"
+    ]
     rows = [
-        [
-            _text(name),
-            *[_num(numbers[name].get(key)) for key in keys],
-            {"value": percent(numbers[name].get("estimated_noise_rate")), "kind": "num"},
-        ]
+        [_text(name), *[cell(numbers[name].get(key)) for key, _, cell in shown]]
         for name in folder.classes
     ]
-    headers = (
-        "class", "given", "suspected spurious", "suspected missing", "estimated noise rate",
-    )  # fmt: skip
+    headers = ("class", *[header for _, header, _ in shown])
     explanation = (
         "Given: rows that list the class. Suspected spurious / missing: suggested removals / "
         "additions. Estimated noise rate: (spurious + missing) / (given + missing), the share "
-        "of the rows that carry or should carry the class whose label for it is suspect."
+        "of the rows that carry or should carry the class whose label for it is suspect. "
+        "Estimated spurious rate: the noise model's share of the given labels that are wrong "
+        "(an upper bound: a true label the content does not show looks the same); estimated "
+        "missing rate: its share of the class's true occurrences left out of the labels."
     )
     return _section(
         "classes", paragraphs=[explanation], tables=[_table("class-table", headers, rows)]

@@ -13,9 +13,11 @@ from auditor.noise import (
     classflip,
     inject_noise,
     missing,
+    mixed,
     noise_truth,
     pairflip,
     rows_for_rate,
+    spurious,
     symmetric,
 )
 from auditor.synth import SynthSettings, make_synthetic
@@ -224,6 +226,61 @@ def test_missing_refuses_a_rate_it_cannot_meet(multi_label: tuple[np.ndarray, np
         inject_noise(single_label(50, 3), np.ones(50, dtype=bool), "missing", 0.1, 0)
 
 
+# ---------------------------------------------------------------------------- spurious
+def test_spurious_only_adds_one_or_two_labels_drawn_by_class_frequency(
+    multi_label: tuple[np.ndarray, np.ndarray],
+) -> None:
+    labels, train = multi_label
+    rate = 0.6
+    result = run(labels, train, "spurious", rate)
+    assert result.noisy_rows.sum() == rows_for_rate(rate, int(train.sum()))
+    assert (result.noisy_labels >= labels).all()  # only additions
+    np.testing.assert_array_equal(result.spurious_cells, result.noisy_cells)
+    assert not result.missing_cells.any()
+    added = result.noisy_cells.sum(axis=1)[result.noisy_rows]
+    assert set(np.unique(added).tolist()) == {1, 2}
+    assert 0.4 < np.mean(added == 2) < 0.6
+    # Additions follow the class frequency: per class, the share of the eligible (absent) cells
+    # that were switched on correlates with how common the class is.
+    frequency = labels[train].mean(axis=0)
+    absent = (labels[result.noisy_rows] == 0).sum(axis=0)
+    share = result.noisy_cells[result.noisy_rows].sum(axis=0) / np.maximum(absent, 1)
+    assert np.corrcoef(frequency, share)[0, 1] > 0.8
+
+
+def test_spurious_refuses_a_rate_it_cannot_meet() -> None:
+    full = np.ones((10, 3), dtype=np.uint8)
+    full[:4, 0] = 0  # only 4 rows have an absent class
+    with pytest.raises(ValueError, match="only 4 have an absent class"):
+        spurious(full, np.ones(10, dtype=bool), 0.5, np.random.default_rng(0))
+
+
+# ---------------------------------------------------------------------------- mixed
+@pytest.mark.parametrize("share", [0.7, 0.0, 1.0, 0.35])
+def test_mixed_splits_the_noisy_rows_exactly_by_the_missing_share(
+    multi_label: tuple[np.ndarray, np.ndarray], share: float
+) -> None:
+    labels, train = multi_label
+    rate = 0.4
+    result = inject_noise(labels, train, "mixed", rate, 5, missing_share=share)
+    n_noisy = rows_for_rate(rate, int(train.sum()))
+    assert result.noisy_rows.sum() == n_noisy
+    losing, gaining = result.missing_cells.any(axis=1), result.spurious_cells.any(axis=1)
+    assert not (losing & gaining).any()  # a row goes one way only
+    assert losing.sum() == int(np.floor(share * n_noisy + 0.5))
+    assert gaining.sum() == n_noisy - losing.sum()
+    assert (result.noisy_labels.sum(axis=1) >= 1).all()
+    for direction in (result.missing_cells, result.spurious_cells):
+        counts = direction.sum(axis=1)[direction.any(axis=1)]
+        assert set(np.unique(counts).tolist()) <= {1, 2}
+
+
+def test_mixed_refuses_a_bad_share(multi_label: tuple[np.ndarray, np.ndarray]) -> None:
+    labels, train = multi_label
+    with pytest.raises(ValueError, match="missing_share must be in"):
+        inject_noise(labels, train, "mixed", 0.2, 0, missing_share=1.5)
+
+
 # ---------------------------------------------------------------------------- all protocols
 @pytest.mark.parametrize("protocol", list(PROTOCOLS))
 def test_same_seed_same_noise_other_seed_other_noise(
@@ -263,8 +320,9 @@ def test_the_protocol_functions_never_modify_their_input(
     assert noisy is not labels and not np.array_equal(noisy, labels)
 
 
-def test_protocol_registry_lists_the_four_protocols_in_order() -> None:
-    assert list(PROTOCOLS) == ["pairflip", "symmetric", "classflip", "missing"]
+def test_protocol_registry_lists_the_protocols_in_order() -> None:
+    assert list(PROTOCOLS) == ["pairflip", "symmetric", "classflip", "missing", "spurious", "mixed"]
+    assert PROTOCOLS["spurious"] is spurious and PROTOCOLS["mixed"] is mixed
     assert PROTOCOLS["pairflip"] is pairflip and PROTOCOLS["symmetric"] is symmetric
     assert PROTOCOLS["classflip"] is classflip and PROTOCOLS["missing"] is missing
 

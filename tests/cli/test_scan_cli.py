@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -170,3 +173,21 @@ def test_scan_embeds_raw_images_and_texts_first(tmp_path: Path) -> None:
     embedded = pq.read_table(tmp_path / "raw.embedded.parquet")
     assert {"image_embedding", "text_embedding"} <= set(embedded.column_names)
     assert pq.read_table(raw).column_names == ["id", "image", "text", "labels"]  # untouched
+
+
+def test_terminal_says_the_noise_regime_and_no_library_chatter(
+    noisy_file: Path, tmp_path: Path
+) -> None:
+    """A fresh process (faiss logs its loader only on first import): the regime line is there,
+    faiss's eight lines of tried builds are not."""
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "cli.main", "scan", str(noisy_file), "--methods", "none", "-o",
+         str(tmp_path / "a")],  # fmt: skip
+        capture_output=True, text=True, env=env, timeout=300,  # fmt: skip
+    )
+    assert done.returncode == 0, done.stderr
+    output = done.stdout + done.stderr
+    assert "% of rows lack at least one tag; spurious tags" in output
+    assert "faiss" not in output.lower()
