@@ -363,10 +363,15 @@ def pooled_tail_shares(positions: Sequence[np.ndarray], n_reference: np.ndarray)
     """
     n_classes = len(positions)
     n_mixed = np.array([position.size for position in positions], dtype=np.float64)
+    # On data too small for any class to hold MIN_TAIL_CELLS in its largest tail, read the
+    # loose large-tail bound anyway: an overestimate leaves the direction open, where a zero
+    # closed it (60 audited rows: every missing label was read as 0 and no addition suggested).
+    largest_tail = TAIL_QUANTILES.max() * np.asarray(n_reference, dtype=np.float64)
+    min_cells = MIN_TAIL_CELLS if (largest_tail >= MIN_TAIL_CELLS).any() else 1
     bounds = np.full((n_classes, TAIL_QUANTILES.size), np.nan)
     in_tail = np.zeros((n_classes, TAIL_QUANTILES.size))
     for c, position in enumerate(positions):
-        readable = TAIL_QUANTILES * n_reference[c] >= MIN_TAIL_CELLS
+        readable = TAIL_QUANTILES * n_reference[c] >= min_cells
         if position.size and readable.any():
             tail = TAIL_QUANTILES[readable]
             in_tail[c, readable] = (position[:, None] <= tail[None, :]).sum(axis=0)
@@ -380,7 +385,7 @@ def pooled_tail_shares(positions: Sequence[np.ndarray], n_reference: np.ndarray)
     # A tail size qualifies when the classes readable there hold at least half of the mixed
     # cells and its tails hold enough of them to count: a tail of a few cells reads 0 by
     # chance, and the smallest bound would then be that chance zero.
-    qualifies = (covered >= 0.5 * n_mixed.sum()) & (in_tail.sum(axis=0) >= MIN_TAIL_CELLS)
+    qualifies = (covered >= 0.5 * n_mixed.sum()) & (in_tail.sum(axis=0) >= min_cells)
     candidates = np.flatnonzero(qualifies) if qualifies.any() else [np.flatnonzero(covered).max()]
     # The smallest bound, judged with one standard error added: the minimum of noisy bounds
     # is biased low (the winner's curse), and a small tail's bound is the noisiest.

@@ -46,6 +46,7 @@ from auditor.fusion import (
     suspicion_rank,
 )
 from auditor.io import atomic_output_dir, make_provenance, multi_hot_to_arrow
+from auditor.knn import DEFAULT_K
 from auditor.metrics import detection_report, flag_report, per_class_noise
 from hashing.hasher import MAX_BITS, MIN_BITS, ProgressCallback
 
@@ -268,6 +269,8 @@ def run_scan(
     return scan
 
 
+MIN_ROWS_PER_NEIGHBOUR = 20
+"""The identifiability check runs on at least this many rows per kNN neighbour (1,000 rows)."""
 HELD_OUT_DETECTORS = ("cleanlab", "knn")
 """Detectors whose cell evidence never saw the row's own labels (the out-of-fold probe, the
 vote of the row's neighbours); the noise model reads its counts from their stack."""
@@ -288,7 +291,14 @@ def fuse_outputs(
     presence, detector_presence, stacking_weights = fuse_presence(
         {name: matrix for name, matrix in evidence.items() if matrix is not None}, labels
     )
-    vote = outputs["knn"].presence if "knn" in outputs else None
+    # The content-free floor needs neighbourhoods that are a small part of the data: with k
+    # neighbours out of fewer than 20·k rows every vote is close to the class frequency and
+    # every label would read as content-free (60 rows: 82 %).
+    vote = (
+        outputs["knn"].presence
+        if "knn" in outputs and labels.shape[0] >= MIN_ROWS_PER_NEIGHBOUR * DEFAULT_K
+        else None
+    )
     held_out_evidence = {
         name: matrix
         for name in HELD_OUT_DETECTORS
