@@ -549,7 +549,7 @@ def write_scan(
     into place, so a failed report leaves no folder either. ``source_name``: the input's path
     to record when ``source`` is a temporary location (default: ``source``).
     """
-    from auditor.report import build_report  # matplotlib and jinja2 only when a report is made
+    from auditor.report import build_report  # jinja2 only when a report is made
 
     provenance = make_provenance(
         "scan",

@@ -1,6 +1,6 @@
 """The `audit` command line: parses options, calls `auditor`, renders results. No algorithms.
 
-Start-up stays light (no torch, cleanlab, scikit-learn or matplotlib): each command imports the
+Start-up stays light (no torch, cleanlab or scikit-learn): each command imports the
 library modules it needs when it runs, so `audit --help` and `audit --version` answer at once.
 """
 
