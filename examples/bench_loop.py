@@ -58,9 +58,9 @@ RATES = {"synthetic": [0.5, 0.8], "mirflickr": [0.5, 0.8], "wikipedia": [0.4, 0.
 def load(name: str, rate: float, rows: int, seed: int) -> AuditDataset:
     """The noisy benchmark dataset (labels noisy, ``clean_labels`` the truth)."""
     if name == "synthetic":
-        return synthetic(rate, rows)
+        return synthetic("pairflip", rate, rows)
     if name == "mirflickr":
-        return mirflickr(rate, MIRFLICKR)
+        return mirflickr("pairflip", rate, MIRFLICKR)
     return with_noise(import_wikipedia(WIKIPEDIA), "symmetric", rate, seed)[0]
 
 

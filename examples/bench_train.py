@@ -36,12 +36,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_scan import mirflickr  # noqa: E402
+from bench_scan import mirflickr, synthetic, wikipedia  # noqa: E402
 
 from auditor.dataset import AuditDataset  # noqa: E402
-from auditor.importers import import_wikipedia  # noqa: E402
-from auditor.inject import with_noise  # noqa: E402
-from auditor.synth import SynthSettings, make_synthetic  # noqa: E402
 from auditor.train import evaluate_retrieval  # noqa: E402
 from hashing.base import HashSettings  # noqa: E402
 from hashing.hasher import CrossModalHasher  # noqa: E402
@@ -80,13 +77,10 @@ def config_settings(config: str, overrides: dict[str, Any]) -> HashSettings:
 def load(dataset: str, rate: float, rows: int, data: Path) -> AuditDataset:
     """The dataset with pairflip noise at ``rate`` on its train rows (clean labels kept)."""
     if dataset == "mirflickr":
-        return mirflickr(rate, data / "mirflickr25k")
-    clean = (
-        import_wikipedia(data / "wikipedia")
-        if dataset == "wikipedia"
-        else make_synthetic(SynthSettings(n_rows=rows)).to_dataset()
-    )
-    return with_noise(clean, "pairflip", rate, 0)[0]
+        return mirflickr("pairflip", rate, data / "mirflickr25k")
+    if dataset == "wikipedia":
+        return wikipedia("pairflip", rate, data / "wikipedia")
+    return synthetic("pairflip", rate, rows)
 
 
 def run(
