@@ -80,12 +80,12 @@ class ScanSettings:
     noise_rate : share of rows to flag as ``is_issue``; None = the estimate (docs/design.md).
     noise : the direction of the noise when the user knows it: ``missing`` (tags are only ever
         left out), ``spurious`` (tags are only ever added), ``both``; None = estimated.
-    threshold : error probability a cell needs before it is suggested as a change: a given
-        label is suggested for removal when its presence is below ``1 − threshold``, an absent
-        class for addition when its presence is above ``threshold`` (default 0.7: a suggestion
-        a reviewer accepts blindly should be right at least that often; on the MIRFlickr
-        stand-in, 3,000 rows, the additions' precision at 0.5 / 0.7 was 0.56 / 0.69 (mixed
-        0.2), 0.63 / 0.76 (missing 0.2), 0.87 / 0.90 (pairflip 0.2); docs/benchmarks.md).
+    threshold : the precision a suggested change is held to (default 0.7: a suggestion a
+        reviewer accepts blindly should be right at least that often). A given label is
+        suggested for removal, an absent class for addition, when its error probability
+        (``1 − presence`` / ``presence``) and its posterior under the noise model both exceed
+        it and its false-discovery q-value is at most ``1 − threshold``
+        (:func:`auditor.fusion.suggest_directed_changes`; measured in docs/benchmarks.md).
     review_threshold : cells outside flagged rows are listed in ``label_issues.parquet`` when
         their error probability exceeds this (default 0.9).
     min_train_rows : fewer audited rows is an input error (default 50).
