@@ -69,24 +69,30 @@ def holdout_split(
 
 
 def holdout_retrieval_map(
-    model: HashMethod,
-    image: torch.Tensor,
-    text: torch.Tensor,
+    image_codes: torch.Tensor,
+    text_codes: torch.Tensor,
     labels: torch.Tensor,
-    batch_rows: int,
+    holdout: torch.Tensor,
+    gallery: torch.Tensor,
 ) -> tuple[float, float]:
-    """(image->text, text->image) mAP@all among the held-out rows, relevance from ``labels``.
+    """(image->text, text->image) mAP@all of the held-out rows querying the trained rows.
 
-    ``image``, ``text`` (H, D) features and ``labels`` (H, C) given (noisy) labels of the
-    held-out rows only: every held-out row queries the other view's codes of all held-out rows.
+    ``image_codes``, ``text_codes`` (N, K) continuous codes and ``labels`` (N, C) given (noisy)
+    labels of all training rows; ``holdout`` and ``gallery`` row indices (the slice and the rows
+    trained on). Each held-out row's code of one view queries the other view's codes of the
+    trained rows, relevance from the given labels of both: the way a deployed index is used,
+    whose database is the rows the model was trained on. Scored among the held-out rows alone,
+    the slice missed what the training does to the database: on Wikipedia (about 200 held-out
+    rows, NRCH, pairflip 0.5) that score stayed at 0.15-0.17 while the test queries' text->image
+    mAP rose from 0.22 to 0.50, and the rule kept epoch 1 or 2 in two seeds of three.
     """
-    h_image, h_text = encode_continuous(model, image, text, batch_rows)
-    image_codes = sign_codes(h_image.cpu().numpy())
-    text_codes = sign_codes(h_text.cpu().numpy())
+    held, trained = holdout.cpu().numpy(), gallery.cpu().numpy()
+    image = sign_codes(image_codes.cpu().numpy())
+    text = sign_codes(text_codes.cpu().numpy())
     given = labels.cpu().numpy()
     return (
-        float(mean_average_precision(image_codes, text_codes, given, given)),
-        float(mean_average_precision(text_codes, image_codes, given, given)),
+        float(mean_average_precision(image[held], text[trained], given[held], given[trained])),
+        float(mean_average_precision(text[held], image[trained], given[held], given[trained])),
     )
 
 
@@ -253,10 +259,12 @@ def train_method(
             record.update(logs)
         record["signal_seconds"] = time.perf_counter() - started
         if holdout.numel():
-            held = holdout.to(labels.device)
-            i2t, t2i = holdout_retrieval_map(
-                model, image[held], text[held], labels[held], settings.eval_batch_size
+            codes = (
+                (h_image_all, h_text_all)
+                if model.needs_epoch_pass  # the signal pass encoded every row already
+                else encode_rows(model, image, text, settings.eval_batch_size)
             )
+            i2t, t2i = holdout_retrieval_map(*codes, labels, holdout, train_rows)
             record.update(holdout_map_i2t=i2t, holdout_map_t2i=t2i)
             selection_scores.append((i2t + t2i) / 2.0)
             if best_epoch(selection_scores) == epoch + 1:

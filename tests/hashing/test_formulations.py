@@ -19,6 +19,7 @@ from hashing import losses
 from hashing.hasher import (
     CrossModalHasher,
     best_epoch,
+    encode_continuous,
     holdout_retrieval_map,
     holdout_split,
     train_method,
@@ -241,6 +242,23 @@ def test_holdout_split_is_seeded_disjoint_and_sized() -> None:
     assert everything.tolist() == list(range(7)) and nothing.numel() == 0
 
 
+def test_holdout_rows_query_the_trained_rows_codes() -> None:
+    # 3 classes, one code per class; the trained rows carry their class's code in both views
+    class_codes = torch.tensor([[1.0, 1, 1, 1], [1, -1, 1, -1], [-1, -1, 1, 1]])
+    classes = torch.arange(12) % 3
+    labels = torch.nn.functional.one_hot(classes, 3).float()
+    image, text = class_codes[classes].clone(), class_codes[classes].clone()
+    held, trained = torch.arange(9, 12), torch.arange(9)
+    assert holdout_retrieval_map(image, text, labels, held, trained) == (1.0, 1.0)
+    # a held-out text code that points at another class ranks its own class's images last
+    text[9] = class_codes[1]
+    i2t, t2i = holdout_retrieval_map(image, text, labels, held, trained)
+    assert i2t == 1.0 and t2i < 0.8
+    # the held-out rows' own codes are never in the gallery: only trained rows are ranked
+    image[9:] = -image[9:]
+    assert holdout_retrieval_map(image, text, labels, held, trained)[1] == t2i
+
+
 def small_dataset() -> AuditDataset:
     clean = make_synthetic(SynthSettings(n_rows=600, n_classes=6, seed=0)).to_dataset()
     return with_noise(clean, "pairflip", 0.4, 0)[0]
@@ -269,7 +287,7 @@ def test_stopping_rule_keeps_the_best_holdout_epoch_and_never_trains_on_it(
     text = torch.from_numpy(data.text[train])
     labels = torch.from_numpy(data.labels[train].astype(np.float32))
     history = train_method(model, image, text, labels, torch.Generator().manual_seed(0))
-    _, held = holdout_split(labels.shape[0], 0.2, torch.Generator().manual_seed(0))
+    trained, held = holdout_split(labels.shape[0], 0.2, torch.Generator().manual_seed(0))
     assert seen.isdisjoint(held.tolist())
     assert len(seen) == labels.shape[0] - held.numel()
     scores = [(r["holdout_map_i2t"] + r["holdout_map_t2i"]) / 2 for r in history]
@@ -277,7 +295,8 @@ def test_stopping_rule_keeps_the_best_holdout_epoch_and_never_trains_on_it(
     assert [r.get("selected", False) for r in history].count(True) == 1
     assert history[chosen - 1]["selected"]
     # the model holds the chosen epoch's weights: re-scoring the slice gives its score again
-    again = holdout_retrieval_map(model, image[held], text[held], labels[held], 4096)
+    codes = encode_continuous(model, image, text, 4096)
+    again = holdout_retrieval_map(*codes, labels, held, trained)
     assert sum(again) / 2 == pytest.approx(scores[chosen - 1], abs=1e-9)
 
 
