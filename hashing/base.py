@@ -57,9 +57,10 @@ class HashSettings:
         nearly constant at initialisation and training stalls.
     holdout_fraction : the stopping rule. 0 (default): train on every row and keep the last
         epoch. f in (0, 0.5]: a seeded slice of that share of the training rows is left out of
-        the mini-batches; after every epoch those rows query the trained rows' codes across the
-        views (retrieval mAP, relevance from the NOISY labels of both), and the weights
-        of the best epoch are kept (``hashing.hasher.best_epoch``). It needs no truth: it sees
+        the mini-batches; after every epoch each of those rows queries the others across the
+        views (average precision, relevance from their NOISY labels), and the weights of the
+        latest epoch within one standard error of the best are kept
+        (``hashing.hasher.EpochSelection``). It needs no truth: it sees
         only the training rows and their given labels. The held-out rows still get per-sample
         signals (every row's codes go through the per-epoch signal pass), so they are not fully
         unseen: SCBCH's neighbour vote counts their labels when it weighs the trained rows.
