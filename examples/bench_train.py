@@ -117,15 +117,40 @@ def key_of(record: dict[str, Any]) -> tuple[Any, ...]:
     return (record["dataset"], record["rate"], record["config"], record["seed"], record["tag"])
 
 
-def print_table(path: Path) -> None:
-    """Mean ± sd over seeds of every (dataset, rate, config, tag) in a results file."""
+def read_runs(paths: list[Path]) -> list[dict[str, Any]]:
+    """Every run of the results files, a run repeated (by a parallel process) counted once."""
+    runs: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for path in paths:
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            runs.setdefault(key_of(record), record)
+    return list(runs.values())
+
+
+def print_differences(paths: list[Path], baseline: str) -> None:
+    """Last-epoch mAP of every configuration minus ``baseline``'s, paired by dataset, noise
+    rate, seed and tag, averaged over the pairs."""
+    runs = read_runs(paths)
+    base = {key_of(r)[:2] + key_of(r)[3:]: r["last"] for r in runs if r["config"] == baseline}
+    pairs: dict[tuple[Any, ...], list[tuple[float, float]]] = defaultdict(list)
+    for record in runs:
+        key = key_of(record)
+        reference = base.get(key[:2] + key[3:])
+        if record["config"] != baseline and reference is not None:
+            last = record["last"]
+            pairs[key[2], key[0], key[1]].append((last[0] - reference[0], last[1] - reference[1]))
+    print(f"| config | dataset | noise | seeds | Δ I→T vs {baseline} | Δ T→I |")
+    print("|---|---|---|---|---|---|")
+    for key in sorted(pairs):
+        deltas = pairs[key]
+        i2t, t2i = (statistics.mean(delta[d] for delta in deltas) for d in (0, 1))
+        print(f"| {key[0]} | {key[1]} | {key[2]} | {len(deltas)} | {i2t:+.4f} | {t2i:+.4f} |")
+
+
+def print_table(paths: list[Path]) -> None:
+    """Mean ± sd over seeds of every (dataset, rate, config, tag) in the results files."""
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
-    seen = set()
-    for line in path.read_text().splitlines():
-        record = json.loads(line)
-        if key_of(record) in seen:  # a run repeated by a parallel process counts once
-            continue
-        seen.add(key_of(record))
+    for record in read_runs(paths):
         groups[key_of(record)[:3] + (record["tag"],)].append(record)
 
     def cell(records: list[dict[str, Any]], field: str, direction: int) -> str:
@@ -173,8 +198,16 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=10)
     parser.add_argument("--tag", default="", help="free label stored with every run")
     parser.add_argument("--out", type=Path, default=Path("bench_train.jsonl"))
-    parser.add_argument("--table", type=Path, help="print the table of a results file and exit")
+    parser.add_argument(
+        "--table", type=Path, nargs="+", help="print the table of results files and exit"
+    )
+    parser.add_argument(
+        "--baseline", help="with --table: each configuration's last-epoch mAP minus this one's"
+    )
     args = parser.parse_args()
+    if args.table and args.baseline:
+        print_differences(args.table, args.baseline)
+        return
     if args.table:
         print_table(args.table)
         return
