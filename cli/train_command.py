@@ -66,8 +66,8 @@ def train(
         typer.Option(
             "--holdout",
             help="Stopping rule: hold out this share (0-0.5) of the train rows and keep the "
-            "latest epoch whose retrieval among them, by their given labels, is within one "
-            "standard error of the best (0 = last epoch).",
+            "latest epoch whose retrieval among them, by their given labels, is within two "
+            "standard errors of the best (0 = last epoch).",
             show_default="the method's",
         ),
     ] = None,
@@ -177,7 +177,7 @@ def train(
     if hasher.settings.holdout_fraction > 0:
         result_console.print(
             f"stopping rule: kept epoch {hasher.selected_epoch_} of {hasher.settings.epochs} "
-            f"(the latest within one standard error of the best retrieval among the held-out "
+            f"(the latest within two standard errors of the best retrieval among the held-out "
             f"{hasher.settings.holdout_fraction:.0%} of the train rows, by their given labels)",
             highlight=False,
             soft_wrap=True,

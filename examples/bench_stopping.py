@@ -9,7 +9,7 @@ table then replays rules on the stored curves, so one set of runs judges them al
 - ``last``: no rule, the last epoch;
 - ``best``: the epoch with the best slice score;
 - ``1se`` / ``2se``: the latest epoch within one / two paired standard errors of the best
-  (``hashing.hasher.EpochSelection`` is ``1se``);
+  (``hashing.hasher.EpochSelection`` is ``2se``);
 - ``ceiling``: the epoch with the best test-query mAP (needs the truth; the most any rule can get).
 
     python examples/bench_stopping.py --datasets wikipedia --rates 0.5 0.8 --seeds 0 1 2 \\

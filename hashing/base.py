@@ -59,7 +59,7 @@ class HashSettings:
         epoch. f in (0, 0.5]: a seeded slice of that share of the training rows is left out of
         the mini-batches; after every epoch each of those rows queries the others across the
         views (average precision, relevance from their NOISY labels), and the weights of the
-        latest epoch within one standard error of the best are kept
+        latest epoch within two standard errors of the best are kept
         (``hashing.hasher.EpochSelection``). It needs no truth: it sees
         only the training rows and their given labels. The held-out rows still get per-sample
         signals (every row's codes go through the per-epoch signal pass), so they are not fully

@@ -247,11 +247,14 @@ def test_epoch_selection_keeps_training_unless_the_slice_drops_beyond_its_noise(
 
 def test_holds_up_against_uses_the_paired_standard_error() -> None:
     best = np.array([0.5, 0.6, 0.7, 0.8])
-    assert holds_up_against(best, best)
-    assert holds_up_against(best + np.array([0.01, -0.01, 0.0, -0.004]), best)
-    assert not holds_up_against(best - 0.05, best)  # the same drop on every row is significant
-    assert holds_up_against(np.array([0.6]), np.array([0.5]))
-    assert not holds_up_against(np.array([0.4]), np.array([0.5]))
+    assert holds_up_against(best, best, 1.0)
+    wiggle = np.array([0.01, -0.01, 0.0, -0.004])  # mean -0.001, standard error 0.0047
+    assert holds_up_against(best + wiggle, best, 1.0)
+    assert not holds_up_against(best + wiggle - 0.006, best, 1.0)  # mean -0.007
+    assert holds_up_against(best + wiggle - 0.006, best, 2.0)
+    assert not holds_up_against(best - 0.05, best, 2.0)  # the same drop on every row is significant
+    assert holds_up_against(np.array([0.6]), np.array([0.5]), 2.0)
+    assert not holds_up_against(np.array([0.4]), np.array([0.5]), 2.0)
 
 
 def test_holdout_split_is_seeded_disjoint_and_sized() -> None:
