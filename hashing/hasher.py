@@ -72,7 +72,8 @@ def holdout_split(
 def holdout_query_ap(
     image_codes: torch.Tensor, text_codes: torch.Tensor, labels: torch.Tensor
 ) -> np.ndarray:
-    """(H, 2) average precision of each held-out row as a query among the held-out rows.
+    """(H', 2) average precision of each held-out row with a label as a query among the
+    held-out rows (rows without a label have nothing to find and are left out).
 
     ``image_codes``, ``text_codes`` (H, K) continuous codes and ``labels`` (H, C) given (noisy)
     labels of the held-out rows only. Column 0: the row's image code ranks the slice's text
@@ -85,10 +86,11 @@ def holdout_query_ap(
     image = sign_codes(image_codes.cpu().numpy())
     text = sign_codes(text_codes.cpu().numpy())
     given = labels.cpu().numpy()
+    queries = given.any(axis=1)
     return np.stack(
         [
-            average_precision_per_query(image, text, given, given),
-            average_precision_per_query(text, image, given, given),
+            average_precision_per_query(image[queries], text, given[queries], given),
+            average_precision_per_query(text[queries], image, given[queries], given),
         ],
         axis=1,
     )

@@ -278,6 +278,9 @@ def test_holdout_query_ap_ranks_the_slice_among_itself() -> None:
     query_ap = holdout_query_ap(image, text, labels)
     assert query_ap[0, 1] < 1.0  # its text ranks class 1's images first
     assert np.array_equal(query_ap[[2, 5]], np.ones((2, 2)))  # class 2's rankings are untouched
+    labels[4] = 0  # a row without a label finds nothing: it is no query, and never relevant
+    without = holdout_query_ap(image, text, labels)
+    assert without.shape == (5, 2) and np.isfinite(without).all()
 
 
 def small_dataset() -> AuditDataset:
