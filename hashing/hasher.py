@@ -126,8 +126,8 @@ class EpochSelection:
 
     The tolerance, two standard errors, was chosen on per-epoch curves of four hashers on three
     datasets (docs/benchmarks.md, "Issue 15, continued"; ``examples/bench_stopping.py``): summed
-    over the 20 dataset / rate / hasher cells, the gain over the last epoch was -0.18 for the
-    best epoch, -0.035 within one standard error and +0.006 within two; all three keep the
+    over the 22 dataset / rate / hasher cells, the gain over the last epoch was -0.146 for the
+    best epoch, +0.003 within one standard error and +0.046 within two; all three keep the
     MIRFlickr stand-in's early epochs (+0.014 to +0.041 for the robust hashers).
 
     ``selected`` is the 1-based epoch chosen so far (0 before any), ``best`` the best epoch's
