@@ -283,7 +283,14 @@ def scan(
     """Train the hashers, collect their signals, rank the suspect labels, compare with cleanlab
     (and the truth when known); write audit.parquet, label_issues.parquet and summary.json."""
     configure_logging(quiet)
-    from auditor.io import check_output_folder, read_dataset
+    from auditor.io import check_output_folder
+
+    if out is None:
+        out = data.with_name(f"{data.stem}.audit")
+    # before the slow imports (torch, cleanlab: seconds on a busy machine), so a refused -o
+    # is refused at once
+    check_output_folder(out, "scan", data, truth)
+    from auditor.io import read_dataset
     from auditor.scanning import train_scan_hashers
     from auditor.truth import read_truth
     from hashing.runtime.distributed import distributed_from_env
@@ -310,9 +317,6 @@ def scan(
         columns = column_names(
             id_column, labels_column, image_column, text_column, split_column, clean_column
         )
-        if out is None:
-            out = data.with_name(f"{data.stem}.audit")
-        check_output_folder(out, "scan", data, truth)
         class_names = parse_classes(classes)
         embedded = embed_first_if_raw(data, columns, encoder, skip_bad, quiet, class_names)
         with removed_on_failure(embedded):
@@ -366,11 +370,12 @@ def demo(
     """Synthetic data -> pairflip noise at 50% -> scan -> the ranked table and the comparison
     with cleanlab. Nothing is downloaded."""
     configure_logging(quiet)
-    from auditor.demo import run_demo
     from auditor.io import check_output_folder
+
+    check_output_folder(out, "demo")  # before the slow imports, as in scan
+    from auditor.demo import run_demo
     from auditor.synth import SynthSettings
 
-    check_output_folder(out, "demo")
     try:
         SynthSettings(n_rows=rows, seed=seed)
     except (ValueError, TypeError) as error:

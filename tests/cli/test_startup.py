@@ -188,3 +188,22 @@ def test_usage_errors_are_one_line_and_exit_2(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and named in err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["scan", "demo"])
+def test_a_refused_output_folder_is_refused_before_the_heavy_imports(
+    command: str, tmp_path: Path
+) -> None:
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "notes.txt").write_text("keep")
+    data = tmp_path / "data.parquet"  # never read: the folder is refused first
+    arguments = [command, str(data)] if command == "scan" else [command]
+    arguments += ["-q", "-o", str(taken)]
+    loaded = run_python(
+        "import sys; from typer.testing import CliRunner; from cli.main import app; "
+        f"result = CliRunner().invoke(app, {arguments!r}); "
+        f"print(result.exit_code, ','.join(n for n in {HEAVY!r} if n in sys.modules) or 'none')"
+    )
+    assert loaded == "2 none"
+    assert (taken / "notes.txt").read_text() == "keep"
