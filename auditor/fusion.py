@@ -695,7 +695,8 @@ def clustered_row_rate(cells: np.ndarray, eligible: np.ndarray, precision: float
     over the row's eligible cells), scaled up by ``1 / precision²``, are the pairs of wrong
     cells sharing a row. With ``1 + K`` wrong cells per wrong row, K Poisson(λ), there are
     ``n_rows·(1 + λ)`` wrong cells and ``n_rows·(2λ + λ²) / 2`` such pairs; their ratio gives λ
-    and the row share is ``n / (N·(1 + λ))``.
+    and the row share is ``n / (N·(1 + λ))``, kept between the largest class's count over N
+    (its wrong cells lie in distinct rows) and ``n / N`` (one wrong cell per wrong row).
     """
     cells = np.asarray(cells, dtype=bool)
     eligible = np.asarray(eligible, dtype=bool)
@@ -710,7 +711,9 @@ def clustered_row_rate(cells: np.ndarray, eligible: np.ndarray, precision: float
     pairs = max(chance_pairs + (observed_pairs - chance_pairs) / max(precision**2, 1e-3), 0.0)
     ratio = 2.0 * pairs / n_cells  # (2λ + λ²) / (1 + λ)
     extra = (ratio - 2.0 + np.sqrt((2.0 - ratio) ** 2 + 4.0 * ratio)) / 2.0
-    return float(min(n_cells / (n_rows * (1.0 + extra)), 1.0))
+    # a class's wrong cells lie in distinct rows, and no row holds less than one
+    fewest = float(cells.sum(axis=0).max()) / n_rows
+    return float(np.clip(n_cells / (n_rows * (1.0 + extra)), fewest, min(1.0, n_cells / n_rows)))
 
 
 def selection_precision(cells: np.ndarray, posterior: np.ndarray) -> float:

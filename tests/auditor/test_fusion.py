@@ -10,6 +10,7 @@ import pytest
 from auditor.fusion import (
     NoiseModel,
     calibrate_presence,
+    clustered_row_rate,
     consensus_weights,
     direction_counts,
     direction_row_score,
@@ -415,3 +416,17 @@ def test_row_rates_of_labels_redrawn_wholesale_count_each_row_once() -> None:
         assert abs(model.missing_row_rate - missing) < 0.04, seed
         assert abs(model.row_rate - (noisy != clean).any(axis=1).mean()) < 0.04, seed
         assert model.missing_rows.mean() > missing + 0.08
+
+
+def test_clustered_row_rate_stays_between_one_cell_per_row_and_the_largest_class() -> None:
+    eligible = np.ones((100, 4), dtype=bool)
+    one_per_row = np.zeros((100, 4), dtype=bool)
+    one_per_row[np.arange(40), np.arange(40) % 4] = True  # 40 cells in 40 rows
+    assert clustered_row_rate(one_per_row, eligible, 1.0) == pytest.approx(0.4)
+    whole_rows = np.zeros((100, 4), dtype=bool)
+    whole_rows[:10] = True  # 40 cells in 10 rows, every class wrong in each
+    # 0.121: K Poisson(λ) with the same pairs per cell reads λ 2.3 for the constant 3
+    assert 0.1 <= clustered_row_rate(whole_rows, eligible, 1.0) < 0.13
+    # a precision near 0 blows the pairs up: the share stays at the largest class's count
+    assert clustered_row_rate(whole_rows, eligible, 0.01) == pytest.approx(0.1)
+    assert clustered_row_rate(np.zeros((100, 4), dtype=bool), eligible, 0.5) == 0.0
