@@ -87,6 +87,11 @@ def train(
     (query rows against train + database rows; relevance from clean_labels when present)."""
     configure_logging(quiet)
     from auditor.io import check_output_folder, read_dataset
+
+    if out is None:
+        out = data.with_name(f"{data.stem}.train-{method}-{bits}")
+    # before the slow imports (torch: seconds on a busy machine), so a refused -o is immediate
+    check_output_folder(out, "train", data)
     from auditor.train import (
         NOISY_RELEVANCE_NOTE,
         fit_hasher,
@@ -111,9 +116,6 @@ def train(
         raise typer.BadParameter(f"must be at least 1, got {epochs}", param_hint="--epochs")
     if holdout is not None and not 0.0 <= holdout <= 0.5:
         raise typer.BadParameter(f"must be in 0..0.5, got {holdout}", param_hint="--holdout")
-    if out is None:
-        out = data.with_name(f"{data.stem}.train-{method}-{bits}")
-    check_output_folder(out, "train", data)
     relaunch_if_asked(ctx, nproc)
     with distributed_from_env(device) as world:
         # under torchrun every rank trains its shard; rank 0 alone evaluates, writes and prints

@@ -190,7 +190,7 @@ def test_usage_errors_are_one_line_and_exit_2(
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("command", ["scan", "demo"])
+@pytest.mark.parametrize("command", ["scan", "train", "demo"])
 def test_a_refused_output_folder_is_refused_before_the_heavy_imports(
     command: str, tmp_path: Path
 ) -> None:
@@ -198,7 +198,7 @@ def test_a_refused_output_folder_is_refused_before_the_heavy_imports(
     taken.mkdir()
     (taken / "notes.txt").write_text("keep")
     data = tmp_path / "data.parquet"  # never read: the folder is refused first
-    arguments = [command, str(data)] if command == "scan" else [command]
+    arguments = [command] if command == "demo" else [command, str(data)]
     arguments += ["-q", "-o", str(taken)]
     loaded = run_python(
         "import sys; from typer.testing import CliRunner; from cli.main import app; "
