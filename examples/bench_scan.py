@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from auditor.dataset import AuditDataset  # noqa: E402
 from auditor.detectors import DetectorOutput, run_detectors  # noqa: E402
+from auditor.fusion import NOISE_PRIORS  # noqa: E402
 from auditor.importers import import_mirflickr25k, import_wikipedia  # noqa: E402
 from auditor.inject import with_noise  # noqa: E402
 from auditor.metrics import detection_report, flag_report  # noqa: E402
@@ -196,8 +197,11 @@ def main() -> None:
     parser.add_argument("--from-cache", action="store_true", help="fusion only, from --cache")
     parser.add_argument("--cache-only", action="store_true", help="run and save detectors only")
     parser.add_argument("--json-out", type=Path)
+    parser.add_argument(
+        "--noise", choices=NOISE_PRIORS, help="direction prior, as `audit scan --noise`"
+    )
     args = parser.parse_args()
-    settings = ScanSettings(epochs=args.epochs)
+    settings = ScanSettings(epochs=args.epochs, noise=args.noise)
     if args.methods is not None:
         settings = dataclasses.replace(settings, methods=parse_methods(args.methods) or ())
     results = []
