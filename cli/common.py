@@ -410,8 +410,9 @@ NoiseDirectionOption = Annotated[
     typer.Option(
         "--noise",
         help="Direction of the noise when you know it: missing (tags only ever left out), "
-        "spurious (tags only ever added), both. Use it when you know how the labels were made "
-        "or the scan says the noise is not identifiable.",
+        "spurious (tags only ever added), both (tags left out and added: removals even when "
+        "most noise is missing tags). Use it when you know how the labels were made or the "
+        "scan says the noise is not identifiable.",
         show_default="the estimate",
     ),
 ]
