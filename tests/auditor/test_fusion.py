@@ -520,3 +520,24 @@ def test_removals_skip_the_faint_true_labels_of_a_class_when_noise_runs_one_way(
         own, _ = suggested(noisy, presence, dataclasses.replace(model, spurious_q=own_q))
         assert (own & spurious).sum() / own.sum() < 0.6
         assert remove.sum() >= 20 and (remove & spurious).sum() / remove.sum() >= 0.9
+
+
+def test_overlap_z_reads_avoidance_beyond_what_each_rows_cells_allow() -> None:
+    rng = np.random.default_rng(4)
+    given = rng.random((4000, 8)) < rng.uniform(0.1, 0.6, size=(4000, 1))  # 1-5 labels a row
+    # each selection picks cells at random among its eligible ones, independently: rows with
+    # many given labels hold more of the first, rows with many absent classes more of the second
+    cells_a = given & (rng.random(given.shape) < 0.05)
+    cells_b = ~given & (rng.random(given.shape) < 0.05)
+    z = overlap_z(cells_a, given, cells_b, ~given)
+    plain = (cells_a.any(axis=1) & cells_b.any(axis=1)).sum() - 4000 * (
+        cells_a.any(axis=1).mean() * cells_b.any(axis=1).mean()
+    )
+    # measured z −0.8 at seed 4 (−1.7 to +0.6 over seeds 4-9); the plain product of the row
+    # shares read avoidance at every one of those seeds (z −1.5 to −4.5)
+    assert abs(z) < 2.5 and plain < 0
+    # the second selection only in rows without the first: a mixture's two directions
+    apart = cells_b & ~cells_a.any(axis=1)[:, None]
+    assert overlap_z(cells_a, given, apart, ~given) < -5  # measured −9.7
+    together = cells_b & cells_a.any(axis=1)[:, None]  # both in the same rows: a pairflip
+    assert overlap_z(cells_a, given, together, ~given) > 5  # measured +25
