@@ -214,6 +214,11 @@ class SyntheticData:
         The latent scene of each row (what drives label co-occurrence).
     view_strength : (C, 2) float32
         How clearly each class shows in the image (column 0) and the text (column 1).
+    shown : (N, C, 2) bool
+        Which true labels show in the image (column 0) and the text (column 1): True where the
+        row has the label and it was not dropped from that view (``label_dropout``). False
+        everywhere a row lacks the label. How clearly a shown label shows is its class's
+        ``view_strength``; see :func:`visible_labels` for the labels the content can show.
     """
 
     ids: np.ndarray
@@ -224,6 +229,7 @@ class SyntheticData:
     split: np.ndarray
     scene: np.ndarray
     view_strength: np.ndarray
+    shown: np.ndarray
 
     def to_dataset(self) -> AuditDataset:
         """The rows as an :class:`AuditDataset` (no ground truth: the labels are clean)."""
@@ -235,6 +241,40 @@ class SyntheticData:
             text=self.text,
             split=self.split,
         )
+
+
+CLEAR_STRENGTH = 0.5
+"""A class shows *clearly* in a view when its ``view_strength`` there is at least this: clear
+strengths are drawn in [0.8, 1.2], faint ones at ``faint_strength`` x [0.5, 1.5] (default
+[0.05, 0.15]), so 0.5 separates them for any ``faint_strength`` up to 1/3."""
+
+
+def visible_labels(
+    shown: np.ndarray, view_strength: np.ndarray, min_strength: float = CLEAR_STRENGTH
+) -> np.ndarray:
+    """(N, C) bool: the true labels the content shows, i.e. that show in at least one view where
+    their class is clear.
+
+    Parameters
+    ----------
+    shown : (N, C, 2) bool
+        :attr:`SyntheticData.shown`: the label shows in the image (column 0) / text (column 1).
+    view_strength : (C, 2) float
+        :attr:`SyntheticData.view_strength`.
+    min_strength : float
+        The strength from which a class counts as clear in a view (default
+        :data:`CLEAR_STRENGTH`).
+
+    A label kept only in a view where its class is faint counts as not visible: a linear probe
+    on both views reads such labels barely better than labels dropped from both views, and far
+    worse than labels shown clearly (``tests/auditor/test_synth.py`` measures this). The
+    complement within the true labels, ``labels & ~visible``, is what the benchmark calls a
+    *traceless* true label: no content-based detector can tell it from a wrong label, except
+    through the labels it co-occurs with.
+    """
+    shown = np.asarray(shown, dtype=bool)
+    clear = np.asarray(view_strength) >= min_strength  # (C, 2)
+    return np.asarray((shown & clear[None, :, :]).any(axis=2))
 
 
 def class_names(n_classes: int) -> tuple[str, ...]:
@@ -375,19 +415,21 @@ def _draw_view(
     labels: np.ndarray,
     scene: np.ndarray,
     settings: SynthSettings,
-) -> np.ndarray:
-    """(n, D) float32 features of one view for the given labels and scenes."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """(n, D) float32 features of one view for the given labels and scenes, and the (n, C) bool
+    mask of the labels that show in it (the label is 1 and was not dropped from this view)."""
     n_rows = labels.shape[0]
     latent_dim = settings.latent_dim
     kept = rng.random(labels.shape, dtype=np.float32) >= settings.label_dropout
-    expressed = (labels * kept).astype(np.float32)
+    shown = kept & labels.astype(bool)
+    expressed = shown.astype(np.float32)
     latent = expressed @ view.class_directions + view.scene_directions[scene]
     nuisance = rng.standard_normal((n_rows, settings.nuisance_dim), dtype=np.float32)
     latent += np.float32(settings.nuisance_strength) * (nuisance @ view.nuisance_directions)
     noise = rng.standard_normal((n_rows, latent_dim), dtype=np.float32)
     latent += np.float32(settings.feature_noise / np.sqrt(latent_dim)) * noise
     hidden = np.tanh(latent @ view.hidden_weights + view.hidden_bias)
-    return hidden @ view.output_mix
+    return hidden @ view.output_mix, shown
 
 
 def make_synthetic(settings: SynthSettings = SynthSettings()) -> SyntheticData:
@@ -414,6 +456,7 @@ def make_synthetic(settings: SynthSettings = SynthSettings()) -> SyntheticData:
     scene = np.empty(n_rows, dtype=np.int64)
     image = np.empty((n_rows, settings.image_dim), dtype=np.float32)
     text = np.empty((n_rows, settings.text_dim), dtype=np.float32)
+    shown = np.empty((n_rows, settings.n_classes, 2), dtype=bool)
     n_blocks = -(-n_rows // BLOCK_ROWS)
     for block, block_seq in enumerate(rows_seq.spawn(n_blocks)):
         # Always draw a full block and keep what is needed, so a row's values never depend on
@@ -423,8 +466,9 @@ def make_synthetic(settings: SynthSettings = SynthSettings()) -> SyntheticData:
         keep = rows.stop - rows.start
         block_labels, block_scene = _draw_labels(rng, world, settings, BLOCK_ROWS)
         labels[rows], scene[rows] = block_labels[:keep], block_scene[:keep]
-        image[rows] = _draw_view(rng, world.image, block_labels, block_scene, settings)[:keep]
-        text[rows] = _draw_view(rng, world.text, block_labels, block_scene, settings)[:keep]
+        for column, (view, features) in enumerate(((world.image, image), (world.text, text))):
+            view_features, view_shown = _draw_view(rng, view, block_labels, block_scene, settings)
+            features[rows], shown[rows, :, column] = view_features[:keep], view_shown[:keep]
 
     n_query, n_train, n_database = split_sizes(
         n_rows, settings.query_fraction, settings.train_fraction
@@ -443,4 +487,5 @@ def make_synthetic(settings: SynthSettings = SynthSettings()) -> SyntheticData:
         split=split,
         scene=scene,
         view_strength=world.view_strength,
+        shown=shown,
     )

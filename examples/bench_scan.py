@@ -23,6 +23,27 @@ missing labels, 30 % with spurious ones).
         --cache /tmp/scan-cache --from-cache   # re-runs fusion and decisions only (seconds)
 
 Prints one block per case; --json-out writes them all.
+
+``--visible-truth`` (synthetic only) also scores every case against the *content-visible
+truth*: synthetic data drops each label of each row from each view (``label_dropout``), so some
+true labels show in no view where their class is clear (``auditor.synth.visible_labels``). Such
+a *traceless* true label counts neither as a correct given label nor as a missing one: its cell
+leaves every cell-level count (cell AUROC, suggestion precision and recall), and a row whose
+only wrong cells are traceless missing labels leaves every row-level count (row AUROC / AUPRC,
+flags). A row with a spurious label or a visible missing one is noisy; every other row is
+clean, traceless given labels included. The block also gives the share of true labels that
+are traceless, the share of missing labels with a trace, the share of removals that hit a
+traceless given label, the share of excluded rows, and the row AUROC of a detector that ranks
+exactly the rows with a visible wrong cell first and the rest at random, against the plain
+truth (``0.5 + share / 2``, share = rows with a visible wrong cell among the noisy rows: the
+ceiling of a detector that reads each label from its own content alone; one that also reads
+which labels co-occur can pass it a little). Two diagnostics follow: the fused row AUROC
+(visible truth) without the clean rows that carry a traceless given label, and the row AUROC
+of the largest fused presence among a row's absent classes (a score that suspects no given
+label; no truth in it).
+
+    python examples/bench_scan.py --dataset synthetic --rows 6000 --epochs 10 \\
+        --cache /tmp/scan-cache --from-cache --visible-truth
 """
 
 from __future__ import annotations
@@ -46,9 +67,9 @@ from auditor.detectors import DetectorOutput, run_detectors  # noqa: E402
 from auditor.fusion import NOISE_PRIORS  # noqa: E402
 from auditor.importers import import_mirflickr25k, import_wikipedia  # noqa: E402
 from auditor.inject import with_noise  # noqa: E402
-from auditor.metrics import detection_report, flag_report  # noqa: E402
+from auditor.metrics import auroc, detection_report, flag_report  # noqa: E402
 from auditor.scanning import ScanSettings, fuse_outputs, scan_input  # noqa: E402
-from auditor.synth import SynthSettings, make_synthetic  # noqa: E402
+from auditor.synth import SynthSettings, make_synthetic, visible_labels  # noqa: E402
 from cli.scan_command import parse_methods  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -84,6 +105,12 @@ def wikipedia(protocol: str, rate: float, folder: Path) -> AuditDataset:
 def synthetic(protocol: str, rate: float, rows: int) -> AuditDataset:
     clean = make_synthetic(SynthSettings(n_rows=rows)).to_dataset()
     return with_noise(clean, protocol, rate, 0)[0]
+
+
+def synthetic_visible(rows: int) -> np.ndarray:
+    """(rows, C) bool: the true labels of ``synthetic(..., rows)`` that the content shows."""
+    data = make_synthetic(SynthSettings(n_rows=rows))
+    return visible_labels(data.shown, data.view_strength)
 
 
 def first_train_rows(dataset: AuditDataset, n_rows: int | None) -> AuditDataset:
@@ -163,6 +190,119 @@ def case_report(labels: np.ndarray, clean: np.ndarray, fused: dict[str, Any]) ->
     return report
 
 
+def content_visible_truth(
+    given: np.ndarray, truth: np.ndarray, visible: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The content-visible truth of one case (the module docstring defines it).
+
+    Parameters
+    ----------
+    given, truth : (N, C) bool
+        Given and true labels.
+    visible : (N, C) bool
+        True labels the content shows (:func:`auditor.synth.visible_labels`); only read where
+        ``truth`` is True.
+
+    Returns
+    -------
+    wrong : (N, C) bool
+        Spurious given labels and missing labels that show in the content.
+    scored_cells : (N, C) bool
+        Every cell but the traceless true labels (given or missing).
+    noisy_rows : (N,) bool
+        Rows with a wrong cell.
+    scored_rows : (N,) bool
+        Every row but those whose only wrong cells are traceless missing labels.
+    """
+    traceless = truth & ~visible
+    wrong = (given & ~truth) | (truth & ~given & ~traceless)
+    noisy_rows = wrong.any(axis=1)
+    hidden_rows = (truth & ~given & traceless).any(axis=1) & ~noisy_rows
+    return wrong, ~traceless, noisy_rows, ~hidden_rows
+
+
+def visible_truth_report(
+    labels: np.ndarray, clean: np.ndarray, visible: np.ndarray, fused: dict[str, Any]
+) -> dict[str, Any]:
+    """The case scored against :func:`content_visible_truth`, with the shares behind it.
+
+    ``labels``, ``clean``: (N, C) given and true labels of the audited rows; ``visible``: (N, C)
+    bool as in :func:`content_visible_truth`; ``fused``: the case's
+    :func:`auditor.scanning.fuse_outputs`.
+    """
+    given, truth = labels.astype(bool), clean.astype(bool)
+    wrong, cells, noisy_rows, rows = content_visible_truth(given, truth, visible.astype(bool))
+    traceless, spurious, missing = truth & ~cells, given & ~truth, truth & ~given
+    suspicion = 1.0 - fused["label_quality"]
+    error = np.where(given, 1.0 - fused["presence"], fused["presence"])
+    removed, added = fused["remove"].astype(bool), fused["add"].astype(bool)
+    plain_rows = (given != truth).any(axis=1)
+    n_plain_noisy = int(plain_rows.sum())
+    visible_share = int(noisy_rows.sum()) / n_plain_noisy if n_plain_noisy else float("nan")
+    report = {
+        "fused": {
+            **detection_report(noisy_rows[rows], suspicion[rows]),
+            "cell_auroc": auroc(wrong[cells], error[cells]),
+        },
+        "flag": flag_report(noisy_rows[rows], fused["is_issue"][rows]),
+        "remove": suggestion_quality(removed & cells, spurious),
+        "add": suggestion_quality(added & cells, missing & ~traceless),
+        "traceless_share_of_true_labels": float(traceless.sum() / max(truth.sum(), 1)),
+        "traceless_share_of_given_true_labels": float(
+            (traceless & given).sum() / max((truth & given).sum(), 1)
+        ),
+        "missing_with_trace_share": (
+            float((missing & ~traceless).sum() / missing.sum()) if missing.any() else float("nan")
+        ),
+        "removals_on_traceless_share": (
+            float((removed & traceless).sum() / removed.sum()) if removed.any() else float("nan")
+        ),
+        "excluded_row_share": float(1.0 - rows.mean()),
+        "excluded_share_of_noisy_rows": 1.0 - visible_share if n_plain_noisy else float("nan"),
+        "ceiling_auroc": 0.5 + visible_share / 2,
+    }
+    # Where the fused row score loses: clean rows carrying a traceless given label (read as
+    # spurious), and a row score read from the absent classes alone (no given label suspected).
+    clean_with_traceless = rows & ~noisy_rows & (traceless & given).any(axis=1)
+    quiet_rows = rows & ~clean_with_traceless
+    absent_presence = np.where(given, 0.0, fused["presence"]).max(axis=1)
+    report["diagnostics"] = {
+        "clean_rows_with_traceless_given_share": float(clean_with_traceless.mean()),
+        "fused_auroc_without_them": auroc(noisy_rows[quiet_rows], suspicion[quiet_rows]),
+        "absent_presence_auroc_plain": auroc(plain_rows, absent_presence),
+        "absent_presence_auroc_visible": auroc(noisy_rows[rows], absent_presence[rows]),
+    }
+    if "cleanlab_quality" in fused["signals"]:
+        cleanlab = -fused["signals"]["cleanlab_quality"]
+        report["cleanlab"] = detection_report(noisy_rows[rows], cleanlab[rows])
+    return report
+
+
+def print_visible(report: dict[str, Any]) -> None:
+    fused, diagnostics = report["fused"], report["diagnostics"]
+    cleanlab = report.get("cleanlab", {"auroc": float("nan")})
+    print(
+        f"  visible truth: fused AUROC {fused['auroc']:.3f} AUPRC {fused['auprc']:.3f} cell AUROC "
+        f"{fused['cell_auroc']:.3f} | cleanlab AUROC {cleanlab['auroc']:.3f} | flagged P "
+        f"{report['flag']['precision']:.3f} R {report['flag']['recall']:.3f} | remove n "
+        f"{report['remove']['n']} P {report['remove']['precision']:.3f} | add n "
+        f"{report['add']['n']} P {report['add']['precision']:.3f} R "
+        f"{report['add']['recall']:.3f}\n"
+        f"  traceless: {report['traceless_share_of_true_labels']:.3f} of true labels, "
+        f"{report['traceless_share_of_given_true_labels']:.3f} of given true ones | missing with "
+        f"a trace {report['missing_with_trace_share']:.3f} | removals on traceless "
+        f"{report['removals_on_traceless_share']:.3f} | excluded rows "
+        f"{report['excluded_row_share']:.3f} ({report['excluded_share_of_noisy_rows']:.3f} of "
+        f"noisy) | ceiling AUROC {report['ceiling_auroc']:.3f}\n"
+        f"  diagnostics: clean rows with a traceless given label "
+        f"{diagnostics['clean_rows_with_traceless_given_share']:.3f}, fused AUROC without them "
+        f"{diagnostics['fused_auroc_without_them']:.3f} | max presence of absent classes AUROC "
+        f"{diagnostics['absent_presence_auroc_plain']:.3f} (visible truth "
+        f"{diagnostics['absent_presence_auroc_visible']:.3f})",
+        flush=True,
+    )
+
+
 def print_case(title: str, report: dict[str, Any]) -> None:
     fused, rate = report["fused"], report["rate"]
     cleanlab = report.get("cleanlab", {"auroc": float("nan"), "auprc": float("nan")})
@@ -198,9 +338,17 @@ def main() -> None:
     parser.add_argument("--cache-only", action="store_true", help="run and save detectors only")
     parser.add_argument("--json-out", type=Path)
     parser.add_argument(
+        "--visible-truth",
+        action="store_true",
+        help="synthetic only: also score against the labels the content shows (see above)",
+    )
+    parser.add_argument(
         "--noise", choices=NOISE_PRIORS, help="direction prior, as `audit scan --noise`"
     )
     args = parser.parse_args()
+    if args.visible_truth and args.dataset != "synthetic":
+        parser.error("--visible-truth needs --dataset synthetic (only it knows what shows)")
+    visible_all = synthetic_visible(args.rows) if args.visible_truth else None
     settings = ScanSettings(epochs=args.epochs, noise=args.noise)
     if args.methods is not None:
         settings = dataclasses.replace(settings, methods=parse_methods(args.methods) or ())
@@ -246,6 +394,11 @@ def main() -> None:
                 f"{ {name: round(output.seconds) for name, output in outputs.items()} }"
             )
             print_case(title, report)
+            if visible_all is not None:
+                report["visible"] = visible_truth_report(
+                    data.labels, clean, visible_all[dataset.train_mask], fused
+                )
+                print_visible(report["visible"])
             results.append(
                 {
                     "dataset": args.dataset,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import tracemalloc
 from dataclasses import fields
 
@@ -20,6 +21,7 @@ from auditor.synth import (
     make_synthetic,
     row_ids,
     split_sizes,
+    visible_labels,
 )
 
 
@@ -202,6 +204,67 @@ def test_neither_view_alone_is_enough() -> None:
     image_auroc, text_auroc = scores["image"][0], scores["text"][0]
     assert image_auroc[image_clear].mean() >= text_auroc[image_clear].mean() + 0.06
     assert text_auroc[text_clear].mean() >= image_auroc[text_clear].mean() + 0.06
+
+
+def test_shown_marks_the_true_labels_each_view_kept(default_data: SyntheticData) -> None:
+    shown, labels = default_data.shown, default_data.labels.astype(bool)
+    assert shown.shape == (*labels.shape, 2) and shown.dtype == np.bool_
+    assert not (shown & ~labels[:, :, None]).any()  # only true labels can show
+    # Each view drops each label independently with probability label_dropout = 0.3
+    # (25,000 true labels: a share is within 0.01 of its expectation).
+    kept_share = shown[labels].mean(axis=0)
+    np.testing.assert_allclose(kept_share, [0.7, 0.7], atol=0.01)
+    assert abs((~shown[labels].any(axis=1)).mean() - 0.09) < 0.01
+    no_dropout = make_synthetic(SynthSettings(n_rows=300, label_dropout=0.0))
+    assert (no_dropout.shown == no_dropout.labels.astype(bool)[:, :, None]).all()
+
+
+def test_visible_labels_need_a_view_where_the_class_is_clear() -> None:
+    strength = np.array([[1.0, 0.1], [0.1, 1.0], [0.9, 1.1]])  # image-, text-, both-clear
+    shown = np.zeros((1, 3, 2), dtype=bool)
+    shown[0, 0, 1] = shown[0, 1, 1] = shown[0, 2, 0] = True  # each class shows in one view
+    np.testing.assert_array_equal(visible_labels(shown, strength), [[False, True, True]])
+
+
+def test_the_data_is_the_same_as_before_the_mask_was_exposed() -> None:
+    # Pinned from the generator before `shown` existed (the benchmark's 6,000-row data, two
+    # blocks): labels exactly, features to float32 precision (BLAS may round differently).
+    data = make_synthetic(SynthSettings(n_rows=6000))
+    digest = hashlib.sha256(np.ascontiguousarray(data.labels).tobytes()).hexdigest()
+    assert digest == "27ff1ae10ef6553e203e9045d3b744c731538dc7f1c6be3594ab0f33dbff4c2f"
+    image = [[0.106745, 0.27732494, -0.12422765], [-0.6539667, -0.09096085, -0.24062853]]
+    text = [[-0.20655529, -0.3090486, 0.788876], [0.03150414, -0.49632585, 0.09842453]]
+    np.testing.assert_allclose(data.image[[0, 4100], :3], image, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(data.text[[0, 4100], :3], text, rtol=1e-4, atol=1e-6)
+
+
+def test_a_probe_reads_visible_labels_and_barely_the_traceless_ones() -> None:
+    data = make_synthetic(SynthSettings(n_rows=4000, query_fraction=0.25, train_fraction=0.5))
+    train, query = data.split == "train", data.split == "query"
+    features = np.hstack([data.image, data.text])
+    scaler = StandardScaler().fit(features[train])
+    train_x, query_x = scaler.transform(features[train]), scaler.transform(features[query])
+    labels = data.labels.astype(bool)
+    visible = visible_labels(data.shown, data.view_strength)
+    faint_only = data.shown.any(axis=2) & ~visible
+    traceless = labels & ~data.shown.any(axis=2)
+    groups: dict[str, list[float]] = {"visible": [], "faint_only": [], "traceless": []}
+    for column in range(labels.shape[1]):
+        model = LogisticRegression(C=0.1, max_iter=500).fit(train_x, labels[train, column])
+        score = model.decision_function(query_x)
+        negatives = score[~labels[query, column]]
+        for name, mask in (("visible", visible), ("faint_only", faint_only),
+                           ("traceless", traceless)):  # fmt: skip
+            positives = score[mask[query, column]]
+            if positives.size >= 5:
+                truth = np.r_[np.ones(positives.size), np.zeros(negatives.size)]
+                groups[name].append(roc_auc_score(truth, np.r_[positives, negatives]))
+    mean = {name: float(np.mean(values)) for name, values in groups.items()}
+    # Measured (seed 0): visible 0.998, kept only where faint 0.71, in no view 0.65 (above
+    # chance only through the labels they co-occur with).
+    assert mean["visible"] >= 0.97
+    assert mean["traceless"] <= 0.75 and mean["faint_only"] <= 0.80
+    assert mean["visible"] - max(mean["traceless"], mean["faint_only"]) >= 0.2
 
 
 @pytest.mark.e2e
