@@ -44,6 +44,9 @@ label; no truth in it).
 
     python examples/bench_scan.py --dataset synthetic --rows 6000 --epochs 10 \\
         --cache /tmp/scan-cache --from-cache --visible-truth
+
+``--label-dropout P`` (synthetic only) draws the data with another ``label_dropout`` than
+`audit synth`'s 0.3 (its cache files are named ``synthetic-dropoutP-...``).
 """
 
 from __future__ import annotations
@@ -102,14 +105,24 @@ def wikipedia(protocol: str, rate: float, folder: Path) -> AuditDataset:
     return with_noise(import_wikipedia(folder), protocol, rate, 0)[0]
 
 
-def synthetic(protocol: str, rate: float, rows: int) -> AuditDataset:
-    clean = make_synthetic(SynthSettings(n_rows=rows)).to_dataset()
+def synthetic_settings(rows: int, label_dropout: float | None = None) -> SynthSettings:
+    """`audit synth` defaults with ``rows`` rows (and another ``label_dropout`` when given)."""
+    settings = SynthSettings(n_rows=rows)
+    if label_dropout is None:
+        return settings
+    return dataclasses.replace(settings, label_dropout=label_dropout)
+
+
+def synthetic(
+    protocol: str, rate: float, rows: int, label_dropout: float | None = None
+) -> AuditDataset:
+    clean = make_synthetic(synthetic_settings(rows, label_dropout)).to_dataset()
     return with_noise(clean, protocol, rate, 0)[0]
 
 
-def synthetic_visible(rows: int) -> np.ndarray:
+def synthetic_visible(rows: int, label_dropout: float | None = None) -> np.ndarray:
     """(rows, C) bool: the true labels of ``synthetic(..., rows)`` that the content shows."""
-    data = make_synthetic(SynthSettings(n_rows=rows))
+    data = make_synthetic(synthetic_settings(rows, label_dropout))
     return visible_labels(data.shown, data.view_strength)
 
 
@@ -338,6 +351,11 @@ def main() -> None:
     parser.add_argument("--cache-only", action="store_true", help="run and save detectors only")
     parser.add_argument("--json-out", type=Path)
     parser.add_argument(
+        "--label-dropout",
+        type=float,
+        help="synthetic only: the generator's label_dropout (default: audit synth's, 0.3)",
+    )
+    parser.add_argument(
         "--visible-truth",
         action="store_true",
         help="synthetic only: also score against the labels the content shows (see above)",
@@ -348,7 +366,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.visible_truth and args.dataset != "synthetic":
         parser.error("--visible-truth needs --dataset synthetic (only it knows what shows)")
-    visible_all = synthetic_visible(args.rows) if args.visible_truth else None
+    if args.label_dropout is not None and args.dataset != "synthetic":
+        parser.error("--label-dropout needs --dataset synthetic")
+    visible_all = synthetic_visible(args.rows, args.label_dropout) if args.visible_truth else None
     settings = ScanSettings(epochs=args.epochs, noise=args.noise)
     if args.methods is not None:
         settings = dataclasses.replace(settings, methods=parse_methods(args.methods) or ())
@@ -362,7 +382,7 @@ def main() -> None:
             elif args.dataset == "wikipedia":
                 dataset = wikipedia(protocol, rate, args.data / "wikipedia")
             else:
-                dataset = synthetic(protocol, rate, args.rows)
+                dataset = synthetic(protocol, rate, args.rows, args.label_dropout)
             dataset = first_train_rows(dataset, args.train_rows)
             assert dataset.clean_labels is not None
             data = scan_input(dataset, settings)
@@ -371,8 +391,9 @@ def main() -> None:
             cached = None
             if args.cache is not None:
                 args.cache.mkdir(parents=True, exist_ok=True)
+                dropout = "" if args.label_dropout is None else f"-dropout{args.label_dropout}"
                 cached = args.cache / (
-                    f"{args.dataset}-{protocol}-{rate}-{len(clean)}-{args.methods}.npz"
+                    f"{args.dataset}{dropout}-{protocol}-{rate}-{len(clean)}-{args.methods}.npz"
                 )
             started, cpu_started = time.perf_counter(), time.process_time()
             if args.from_cache and cached is not None:
