@@ -15,12 +15,13 @@ from it. It is built to look like the real benchmarks in the ways the audit care
   both are capped at ``n_classes`` (see :attr:`SynthSettings.effective_max_labels`), so a small
   ``n_classes`` alone is a valid request.
 - **Two imperfect views.** The image and text vectors have different dimensions and each sees the
-  labels imperfectly: every class is either clear in the image and faint in the text, clear in
-  the text and faint in the image, or clear in both; each label of each row is also dropped from
-  each view independently (``label_dropout``: the object is occluded, the caption does not
-  mention it); label-free nuisance directions (lighting, writing style) and isotropic noise are
-  added; then a fixed random nonlinear map (``tanh`` layer and a dense mix) takes each view's
-  latent vector to its output dimension. Neither view alone is enough: a linear probe on the
+  labels imperfectly: every class is either clear in the image and faint in the text, clear in the
+  text and faint in the image, or clear in both; each label of each row is also dropped from each
+  view independently (``label_dropout``: the object is occluded, the caption does not mention it;
+  :attr:`SyntheticData.shown` records which labels each view kept, and :func:`visible_labels` which
+  the content shows at all); label-free nuisance directions (lighting, writing style) and isotropic
+  noise are added; then a fixed random nonlinear map (``tanh`` layer and a dense mix) takes each
+  view's latent vector to its output dimension. Neither view alone is enough: a linear probe on the
   concatenation beats a probe on either view, while each view alone is well above chance
   (``tests/auditor/test_synth.py`` measures this).
 
