@@ -120,10 +120,13 @@ def synthetic(
     return with_noise(clean, protocol, rate, 0)[0]
 
 
-def synthetic_visible(rows: int, label_dropout: float | None = None) -> np.ndarray:
-    """(rows, C) bool: the true labels of ``synthetic(..., rows)`` that the content shows."""
+def synthetic_visible(
+    rows: int, label_dropout: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, C) bool twice: the true labels of ``synthetic(..., rows)`` that the content shows
+    (in a view where their class is clear), and those that show in any view at all."""
     data = make_synthetic(synthetic_settings(rows, label_dropout))
-    return visible_labels(data.shown, data.view_strength)
+    return visible_labels(data.shown, data.view_strength), data.shown.any(axis=2)
 
 
 def first_train_rows(dataset: AuditDataset, n_rows: int | None) -> AuditDataset:
@@ -235,13 +238,18 @@ def content_visible_truth(
 
 
 def visible_truth_report(
-    labels: np.ndarray, clean: np.ndarray, visible: np.ndarray, fused: dict[str, Any]
+    labels: np.ndarray,
+    clean: np.ndarray,
+    visible: np.ndarray,
+    fused: dict[str, Any],
+    shown_anywhere: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """The case scored against :func:`content_visible_truth`, with the shares behind it.
 
     ``labels``, ``clean``: (N, C) given and true labels of the audited rows; ``visible``: (N, C)
     bool as in :func:`content_visible_truth`; ``fused``: the case's
-    :func:`auditor.scanning.fuse_outputs`.
+    :func:`auditor.scanning.fuse_outputs`; ``shown_anywhere``: (N, C) bool, the true labels
+    that show in any view, faint ones included (adds the shares of labels with no trace at all).
     """
     given, truth = labels.astype(bool), clean.astype(bool)
     wrong, cells, noisy_rows, rows = content_visible_truth(given, truth, visible.astype(bool))
@@ -285,6 +293,12 @@ def visible_truth_report(
         "absent_presence_auroc_plain": auroc(plain_rows, absent_presence),
         "absent_presence_auroc_visible": auroc(noisy_rows[rows], absent_presence[rows]),
     }
+    if shown_anywhere is not None:
+        untraced = truth & ~shown_anywhere.astype(bool)
+        report["no_trace_share_of_true_labels"] = float(untraced.sum() / max(truth.sum(), 1))
+        report["missing_with_any_trace_share"] = (
+            float((missing & ~untraced).sum() / missing.sum()) if missing.any() else float("nan")
+        )
     if "cleanlab_quality" in fused["signals"]:
         cleanlab = -fused["signals"]["cleanlab_quality"]
         report["cleanlab"] = detection_report(noisy_rows[rows], cleanlab[rows])
@@ -301,9 +315,11 @@ def print_visible(report: dict[str, Any]) -> None:
         f"{report['remove']['n']} P {report['remove']['precision']:.3f} | add n "
         f"{report['add']['n']} P {report['add']['precision']:.3f} R "
         f"{report['add']['recall']:.3f}\n"
-        f"  traceless: {report['traceless_share_of_true_labels']:.3f} of true labels, "
+        f"  traceless: {report['traceless_share_of_true_labels']:.3f} of true labels (in no "
+        f"view at all {report.get('no_trace_share_of_true_labels', float('nan')):.3f}), "
         f"{report['traceless_share_of_given_true_labels']:.3f} of given true ones | missing with "
-        f"a trace {report['missing_with_trace_share']:.3f} | removals on traceless "
+        f"a trace {report['missing_with_trace_share']:.3f} (any trace "
+        f"{report.get('missing_with_any_trace_share', float('nan')):.3f}) | removals on traceless "
         f"{report['removals_on_traceless_share']:.3f} | excluded rows "
         f"{report['excluded_row_share']:.3f} ({report['excluded_share_of_noisy_rows']:.3f} of "
         f"noisy) | ceiling AUROC {report['ceiling_auroc']:.3f}\n"
@@ -368,7 +384,9 @@ def main() -> None:
         parser.error("--visible-truth needs --dataset synthetic (only it knows what shows)")
     if args.label_dropout is not None and args.dataset != "synthetic":
         parser.error("--label-dropout needs --dataset synthetic")
-    visible_all = synthetic_visible(args.rows, args.label_dropout) if args.visible_truth else None
+    visible_all, shown_all = (
+        synthetic_visible(args.rows, args.label_dropout) if args.visible_truth else (None, None)
+    )
     settings = ScanSettings(epochs=args.epochs, noise=args.noise)
     if args.methods is not None:
         settings = dataclasses.replace(settings, methods=parse_methods(args.methods) or ())
@@ -415,9 +433,10 @@ def main() -> None:
                 f"{ {name: round(output.seconds) for name, output in outputs.items()} }"
             )
             print_case(title, report)
-            if visible_all is not None:
+            if visible_all is not None and shown_all is not None:
+                train = dataset.train_mask
                 report["visible"] = visible_truth_report(
-                    data.labels, clean, visible_all[dataset.train_mask], fused
+                    data.labels, clean, visible_all[train], fused, shown_all[train]
                 )
                 print_visible(report["visible"])
             results.append(

@@ -58,6 +58,17 @@ def test_with_every_label_visible_the_visible_truth_is_the_plain_truth() -> None
     assert report["remove"] == suggestion_quality(fused["remove"], given & ~truth)
     assert report["add"] == suggestion_quality(fused["add"], truth & ~given)
     assert report["excluded_row_share"] == 0.0 and report["ceiling_auroc"] == 1.0
+    assert "no_trace_share_of_true_labels" not in report  # only with shown_anywhere
+
+
+def test_labels_with_no_trace_at_all_are_counted_among_the_true_and_the_missing_ones() -> None:
+    given, truth, visible, fused = _random_case(np.random.default_rng(2), 0.7)
+    shown_anywhere = visible | (np.random.default_rng(3).random(truth.shape) < 0.5)
+    report = visible_truth_report(given, truth, visible, fused, shown_anywhere)
+    untraced, missing = truth & ~shown_anywhere, truth & ~given
+    assert report["no_trace_share_of_true_labels"] == untraced.sum() / truth.sum()
+    assert report["no_trace_share_of_true_labels"] < report["traceless_share_of_true_labels"]
+    assert report["missing_with_any_trace_share"] == (missing & ~untraced).sum() / missing.sum()
 
 
 def test_removals_on_traceless_labels_leave_the_precision_and_the_ceiling_is_an_oracle() -> None:
