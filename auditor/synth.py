@@ -270,8 +270,9 @@ def visible_labels(
     on both views reads such labels barely better than labels dropped from both views, and far
     worse than labels shown clearly (``tests/auditor/test_synth.py`` measures this). The
     complement within the true labels, ``labels & ~visible``, is what the benchmark calls a
-    *traceless* true label: no content-based detector can tell it from a wrong label, except
-    through the labels it co-occurs with.
+    *traceless* true label: no content-based detector can tell it, given, from a spurious label
+    or, dropped by noise, from a class the row rightly lacks, except through the labels it
+    co-occurs with.
     """
     shown = np.asarray(shown, dtype=bool)
     clear = np.asarray(view_strength) >= min_strength  # (C, 2)
