@@ -21,7 +21,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from auditor.audit_files import FUSED, LOW_IS_SUSPECT, TRUTH_COLUMN, write_audit_files
+from auditor.audit_files import (
+    FUSED,
+    HIGH_IS_SUSPECT,
+    LOW_IS_SUSPECT,
+    TRUTH_COLUMN,
+    write_audit_files,
+)
 from auditor.dataset import AuditDataset, DataError, check_classes_learnable
 from auditor.detectors import (
     BASELINE_DETECTORS,
@@ -42,6 +48,8 @@ from auditor.fusion import (
     flag_top,
     fuse_presence,
     fuse_rows,
+    missing_dominance,
+    strongest_missing_sign,
     suggest_directed_changes,
     suspicion_rank,
 )
@@ -315,7 +323,12 @@ def fuse_outputs(
         for name in signals
         if name == CELL_SIGNAL or specs[name].detector in fused_names
     }
-    fused_suspicion = fuse_rows(suspicions, anchor=CELL_SIGNAL)
+    fused_suspicion = fuse_rows(
+        suspicions,
+        anchor=CELL_SIGNAL,
+        missing_sign=suspicion_rank(strongest_missing_sign(labels, presence), HIGH_IS_SUSPECT),
+        missing_weight=missing_dominance(model),
+    )
     label_quality = 1.0 - fused_suspicion
     estimated = model.row_rate
     rate = settings.noise_rate if settings.noise_rate is not None else estimated
