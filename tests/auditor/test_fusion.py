@@ -18,11 +18,13 @@ from auditor.fusion import (
     estimate_noise_model,
     flag_top,
     fuse_rows,
+    missing_dominance,
     noise_posterior,
     overlap_z,
     pooled_share_cap,
     pooled_tail_shares,
     stack_presence,
+    strongest_missing_sign,
     suggest_directed_changes,
     suspicion_rank,
     tail_position,
@@ -169,6 +171,43 @@ def test_missing_noise_gets_additions_spurious_noise_gets_removals() -> None:
         assert (wanted & changed).sum() / wanted.sum() > 0.85
         assert unwanted.sum() < 0.05 * wanted.sum()
         assert ((noisy.astype(bool) & ~remove) | add).any(axis=1).all()
+
+
+def test_missing_tag_rows_are_ranked_by_their_absent_classes_not_their_given_labels() -> None:
+    # Missing-only noise, 10 % of the true given labels faint (the content hardly shows them),
+    # and two detectors whose row scores suspect the given labels, as every detector's does.
+    clean, noisy, presence = simulated("missing", 0.3, seed=0)
+    rng = np.random.default_rng(10)
+    presence = np.where((noisy == 1) & (rng.random(noisy.shape) < 0.1), 0.2 * presence, presence)
+    truth = (clean != noisy).any(axis=1)
+    doubt = np.where(noisy == 1, 1.0 - presence, 0.0).max(axis=1)
+    model = estimate_noise_model(noisy, presence)
+    suspicions = {
+        "cell": suspicion_rank(direction_row_score(noisy, presence, model), "high_is_suspect"),
+        **{
+            f"detector{i}": suspicion_rank(
+                doubt + rng.normal(scale=0.2, size=len(doubt)), "high_is_suspect"
+            )
+            for i in range(2)
+        },
+    }
+    sign = suspicion_rank(strongest_missing_sign(noisy, presence), "high_is_suspect")
+    weight = missing_dominance(model)
+    before = auroc(truth, fuse_rows(suspicions, anchor="cell"))
+    after = auroc(truth, fuse_rows(suspicions, "cell", missing_sign=sign, missing_weight=weight))
+    # measured: regime mostly missing tags, weight 0.78; row AUROC 0.746 -> 0.921 (seeds 1-3:
+    # 0.743 / 0.757 / 0.765 -> 0.918 / 0.929 / 0.932)
+    assert model.regime == "mostly missing tags" and weight > 0.5
+    assert after > 0.88 and after > before + 0.1
+    # Spurious noise keeps the fused score as it was: no weight on the absent classes.
+    clean, noisy, presence = simulated("spurious", 0.3, seed=0)
+    model = estimate_noise_model(noisy, presence)
+    assert missing_dominance(model) == 0.0
+    cell = {"cell": suspicion_rank(direction_row_score(noisy, presence, model), "high_is_suspect")}
+    np.testing.assert_allclose(
+        fuse_rows(cell, "cell", missing_sign=np.ones(len(noisy)), missing_weight=0.0),
+        fuse_rows(cell, "cell"),
+    )
 
 
 def test_common_noise_learned_as_signal_is_said_to_be_unidentifiable() -> None:
