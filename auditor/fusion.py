@@ -25,7 +25,10 @@ No ground truth is used anywhere here. The rules (docs/design.md, "How the audit
    mixed by the estimated direction shares (a missing-tag regime spends no suspicion on given
    labels). The fused suspicion is half that cell score's rank plus half the consensus-weighted
    mean of all ranks (each signal weighted by its correlation with the mean of the others,
-   floored at 0); ``label_quality`` = 1 − fused suspicion, lower = more suspect.
+   floored at 0). In a ``mostly missing tags`` regime the anchor leans on the rank of the
+   strongest sign of a missing class alone, and its share grows, by how purely the noise drops
+   tags (:func:`missing_dominance`, :func:`fuse_rows`): every detector's own row score
+   suspects the given labels. ``label_quality`` = 1 − fused suspicion, lower = more suspect.
 4. **Noise rate.** Per direction, the share of rows holding a wrong cell: the counts over the
    number of wrong cells per wrong row, read from how the selected cells gather in rows beyond
    chance (:func:`clustered_row_rate`); overall, the union of the two directions with their
