@@ -256,8 +256,10 @@ def class_lists(matrix: np.ndarray, classes: Sequence[str]) -> list[list[str]]:
 
 # ------------------------------------------------------------------ direction-aware noise model
 NOISE_PRIORS = ("missing", "spurious", "both")
-ONE_DIRECTION_REGIMES = ("mostly missing tags", "mostly spurious tags")
 """``--noise``: the user's prior on the noise's direction (None = estimated from the data)."""
+
+ONE_DIRECTION_REGIMES = ("mostly missing tags", "mostly spurious tags")
+"""The regimes (:attr:`NoiseModel.regime`) in which the noise runs one way."""
 
 UNIDENTIFIABLE_GAP = 0.15
 """The calibration is called unable to separate noise from signal when the content-free floor of
@@ -693,7 +695,8 @@ def estimate_noise_model(
     if prior is not None and prior not in NOISE_PRIORS:
         raise ValueError(f"unknown noise prior {prior!r}; choose one of {', '.join(NOISE_PRIORS)}")
     given = np.asarray(labels).astype(bool)
-    n_spurious, n_missing = direction_counts(given, presence if held_out is None else held_out)
+    evidence = presence if held_out is None else held_out
+    n_spurious, n_missing = direction_counts(given, evidence)
     if prior == "missing":
         n_spurious = np.zeros_like(n_spurious)
     elif prior == "spurious":
@@ -717,9 +720,7 @@ def estimate_noise_model(
     if prior in (None, "both") and single_label:
         missing_cells = displaced_labels(given, presence, spurious_cells)
         n_missing = missing_cells.sum(axis=0)
-    spurious_q, missing_q = direction_qvalues(
-        given, presence if held_out is None else held_out, n_spurious, n_missing
-    )
+    spurious_q, missing_q = direction_qvalues(given, evidence, n_spurious, n_missing)
     model = NoiseModel(
         given=n_given,
         n_spurious=n_spurious,
@@ -757,10 +758,7 @@ def estimate_noise_model(
         # One direction: the classes share one spurious rate, and a class's read above the
         # pooled one is its own faint true labels (:func:`pooled_share_cap`).
         capped_q, _ = direction_qvalues(
-            given,
-            presence if held_out is None else held_out,
-            pooled_share_cap(n_spurious, n_given),
-            n_missing,
+            given, evidence, pooled_share_cap(n_spurious, n_given), n_missing
         )
         model = replace(model, spurious_q=capped_q)
     return model
