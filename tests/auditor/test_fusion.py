@@ -12,6 +12,7 @@ from auditor.fusion import (
     calibrate_presence,
     clustered_row_rate,
     consensus_weights,
+    count_saturates,
     direction_counts,
     direction_qvalues,
     direction_row_score,
@@ -23,6 +24,9 @@ from auditor.fusion import (
     overlap_z,
     pooled_share_cap,
     pooled_tail_shares,
+    resolvable_tails,
+    row_share_bracket,
+    saturation_reason,
     stack_presence,
     strongest_missing_sign,
     suggest_directed_changes,
@@ -580,3 +584,68 @@ def test_overlap_z_reads_avoidance_beyond_what_each_rows_cells_allow() -> None:
     assert overlap_z(cells_a, given, apart, ~given) < -5  # measured −9.7
     together = cells_b & cells_a.any(axis=1)[:, None]  # both in the same rows: a pairflip
     assert overlap_z(cells_a, given, together, ~given) > 5  # measured +25
+
+
+def test_a_class_whose_reference_is_all_ties_reads_the_pooled_share_not_zero() -> None:
+    # a held-out detector whose calibration found no slope leaves a class constant evidence:
+    # no cell can sit in its low tail, which read as "no noise" (Wikipedia pairflip 0.8)
+    rng = np.random.default_rng(7)
+    reference = [rng.normal(size=8000), rng.normal(size=8000), np.zeros(8000)]
+    mixed = [
+        np.concatenate([rng.normal(size=900), rng.normal(4.0, 1.0, 2100)]),
+        np.concatenate([rng.normal(size=900), rng.normal(4.0, 1.0, 2100)]),
+        np.zeros(3000),
+    ]
+    positions = [tail_position(m, r) for m, r in zip(mixed, reference, strict=True)]
+    n_reference = np.array([r.size for r in reference])
+    assert pooled_tail_shares(positions, n_reference)[2] == 0.0  # the tie read as no noise
+    resolvable = np.array([resolvable_tails(r) for r in reference])
+    assert resolvable[:2].all() and not resolvable[2].any()
+    shares = pooled_tail_shares(positions, n_reference, resolvable)
+    # measured 0.267 and 0.280 for the two readable classes, 0.273 for the tied one
+    assert abs(shares[0] - 0.3) < 0.05 and abs(shares[2] - shares[:2].mean()) < 0.01
+
+
+def test_union_row_rate_never_counts_more_rows_than_there_are() -> None:
+    rng = np.random.default_rng(8)
+    spurious = rng.random(5000) < 0.8
+    missing = ~spurious | (rng.random(5000) < 0.5)  # the selections avoid each other
+    rate = union_row_rate(spurious, missing, rates=(0.8, 1.0), precisions=(0.8, 0.6))
+    # unclipped the overlap read 0.78 and the union 1.02 (class flips 0.5 / 0.8)
+    assert rate == pytest.approx(1.0)
+
+
+def test_row_share_bracket_holds_the_rows_of_one_or_two_wrong_cells() -> None:
+    # the missing protocol at 0.8: one or two of a row's labels dropped
+    rng = np.random.default_rng(0)
+    clean = (rng.random((3000, 12)) < 0.3).astype(np.uint8)
+    clean[clean.sum(axis=1) < 3, :3] = 1
+    noisy = clean.copy()
+    for row in rng.choice(3000, size=2400, replace=False):
+        noisy[row, rng.choice(np.flatnonzero(clean[row]), rng.integers(1, 3), replace=False)] = 0
+    wrong = (noisy == 0) & (clean == 1)
+    fewest, most = row_share_bracket(wrong, noisy == 0, 1.0)
+    # measured 0.720 and 0.865 around the true 0.800; the middle 0.793; the Poisson end (the
+    # rule before) over-counts by 8 % of the truth
+    assert fewest < 0.8 < most and most > 0.85
+    assert abs(clustered_row_rate(wrong, noisy == 0, 1.0) - 0.8) < 0.02
+    # equal counts (every class wrong in ten rows of four classes) sit at the fewest end
+    whole_rows = np.zeros((100, 4), dtype=bool)
+    whole_rows[:10] = True
+    assert row_share_bracket(whole_rows, np.ones((100, 4), dtype=bool), 1.0)[0] == 0.1
+
+
+def test_a_count_that_fills_every_row_is_said_to_be_a_cap() -> None:
+    rng = np.random.default_rng(9)
+    eligible = np.ones((3000, 12), dtype=bool)
+    three_per_row = np.argsort(rng.random((3000, 12)), axis=1) < 3  # scattered, no gathering
+    assert count_saturates(three_per_row, eligible, 1.0)
+    some_rows = np.zeros((3000, 12), dtype=bool)
+    some_rows[rng.choice(3000, 900, replace=False), rng.integers(0, 12, 900)] = True
+    assert not count_saturates(some_rows, eligible, 1.0)
+    clean, noisy, presence = simulated("missing", 0.3)
+    model = estimate_noise_model(noisy, presence)
+    assert model.identifiable and saturation_reason(noisy, model, np.ones(noisy.shape)) == ""
+    saturated = dataclasses.replace(model, missing_cells=noisy == 0)  # every absent cell
+    reason = saturation_reason(noisy, saturated, np.ones(noisy.shape))
+    assert reason.startswith("the missing count") and "not identified" in reason
