@@ -31,8 +31,10 @@ No ground truth is used anywhere here. The rules (docs/design.md, "How the audit
    suspects the given labels. ``label_quality`` = 1 − fused suspicion, lower = more suspect.
 4. **Noise rate.** Per direction, the share of rows holding a wrong cell: the counts over the
    number of wrong cells per wrong row, read from how the selected cells gather in rows beyond
-   chance (:func:`clustered_row_rate`); overall, the union of the two directions with their
-   overlap read the same way (:func:`union_row_rate`). ``is_issue`` flags that many rows, most
+   chance (the middle of the bracket that gathering allows, :func:`clustered_row_rate`);
+   overall, the union of the two directions with their overlap read the same way
+   (:func:`union_row_rate`). A count that would fill every row is a cap, not a reading: the
+   model says NOT IDENTIFIABLE (:func:`count_saturates`). ``is_issue`` flags that many rows, most
    suspect first.
 5. **Label changes** (flagged rows only, :func:`suggest_directed_changes`): per row at most
    one removal and one addition (the strongest), in the directions the noise model found (a
@@ -279,7 +281,8 @@ class NoiseModel:
         cells with the highest.
     floor_rate : (C,) share of the given labels of each class that the input space does not
         explain (:func:`label_floor`); evidence that no fit to the given labels produced.
-    identifiable : whether the calibrated estimate agrees with that floor; reason says why not.
+    identifiable : whether the calibrated estimate agrees with that floor and neither
+        direction's count fills every row (:func:`count_saturates`); reason says why not.
     prior : the direction the user imposed (``missing``, ``spurious``) or None.
     spurious_q, missing_q : (N, C) false-discovery q-value of removing each given cell / adding
         each absent one (:func:`direction_qvalues`; 1 for the cells of the other kind).
