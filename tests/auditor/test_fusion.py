@@ -406,26 +406,37 @@ def test_noisy_row_rate_counts_the_union_of_the_directions_once() -> None:
                 assert (model.spurious_rows | model.missing_rows).mean() > truth + 0.05
 
 
-def test_union_row_rate_reads_the_overlap_through_the_selections_dilution() -> None:
+def test_union_row_rate_reads_the_rows_wrong_both_ways_through_the_selections_dilution() -> None:
     rng = np.random.default_rng(4)
-    wrong = np.zeros(10000, dtype=bool)
-    wrong[:3000] = True  # rows wrong in both directions (pairflip-like)
+    labels = (rng.random((10000, 8)) < 0.3).astype(np.uint8)
+    labels[labels.sum(axis=1) == 0, 0] = 1
+    labels[labels.sum(axis=1) == 8, 7] = 0
+    given = labels.astype(bool)
 
-    def selection() -> np.ndarray:
-        """1,800 wrong rows and 1,200 rows drawn at random from all (a share 0.6 found)."""
-        chosen = np.zeros(10000, dtype=bool)
-        chosen[rng.choice(3000, 1800, replace=False)] = True
-        chosen[rng.choice(10000, 1200, replace=False)] = True
-        return chosen
+    def one_per_row(rows: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+        """(10000, 8) bool: one eligible cell in each of ``rows``, drawn uniformly."""
+        cells = np.zeros(given.shape, dtype=bool)
+        keys = np.where(eligible[rows], rng.random((rows.size, 8)), -1.0)
+        cells[rows, keys.argmax(axis=1)] = True
+        return cells
 
-    spurious, missing = selection(), selection()
-    rate = union_row_rate(spurious, missing, precisions=(0.6, 0.6))
-    # measured 0.302 for the true 0.30; the plain union of the two selections reads 0.415
+    def selection(wrong: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+        """As many cells as wrong rows: 60 % of them in wrong rows, the rest in random rows."""
+        found = one_per_row(rng.choice(wrong, 6 * wrong.size // 10, replace=False), eligible)
+        return found | one_per_row(rng.choice(10000, 4 * wrong.size // 10, replace=False), eligible)
+
+    wrong = np.arange(3000)  # pairflip-like: one spurious and one missing cell in each
+    spurious, missing = selection(wrong, given), selection(wrong, ~given)
+    rate = union_row_rate(spurious, missing, labels, (0.3, 0.3), (0.6, 0.6))
+    # measured 0.300 for the true 0.30 (every wrong row both ways); the plain union of the two
+    # selections' rows reads 0.42
     assert abs(rate - 0.3) < 0.03
-    assert (spurious | missing).mean() > 0.4
-    # disjoint directions: no overlap beyond chance is left, the union is the sum
-    half = rng.random(10000) < 0.5
-    assert union_row_rate(wrong & half, wrong & ~half) == pytest.approx(wrong.mean())
+    assert (spurious.any(axis=1) | missing.any(axis=1)).mean() > 0.4
+    # a mixture: the directions in different rows, the union is the sum (measured 0.441)
+    spurious = selection(np.arange(1500), given)
+    missing = selection(np.arange(1500, 4500), ~given)
+    rate = union_row_rate(spurious, missing, labels, (0.15, 0.3), (0.6, 0.6))
+    assert abs(rate - 0.45) < 0.03
 
 
 def test_missing_share_read_against_given_labels_full_of_spurious_ones_is_corrected() -> None:
@@ -608,10 +619,12 @@ def test_a_class_whose_reference_is_all_ties_reads_the_pooled_share_not_zero() -
 
 def test_union_row_rate_never_counts_more_rows_than_there_are() -> None:
     rng = np.random.default_rng(8)
-    spurious = rng.random(5000) < 0.8
-    missing = ~spurious | (rng.random(5000) < 0.5)  # the selections avoid each other
-    rate = union_row_rate(spurious, missing, rates=(0.8, 1.0), precisions=(0.8, 0.6))
-    # unclipped the overlap read 0.78 and the union 1.02 (class flips 0.5 / 0.8)
+    labels = (rng.random((5000, 6)) < 0.5).astype(np.uint8)
+    rows = rng.random(5000) < 0.8
+    spurious = (labels == 1) & rows[:, None]
+    missing = (labels == 0) & ~rows[:, None]  # the selections avoid each other's rows
+    rate = union_row_rate(spurious, missing, labels, (0.8, 1.0), (0.8, 0.6))
+    # unclipped the union read more than every row (class flips 0.5 / 0.8: 1.02)
     assert rate == pytest.approx(1.0)
 
 
