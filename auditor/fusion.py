@@ -963,8 +963,8 @@ def union_row_rate(
     given = np.asarray(labels).astype(bool)
     s, m = rates
     n_rows = given.shape[0]
-    if s <= 0 or m <= 0:
-        return float(s + m)
+    if s <= 0 or m <= 0 or not spurious_cells.any() or not missing_cells.any():
+        return float(min(1.0, s + m))
     observed = float((spurious_cells.sum(axis=1) * missing_cells.sum(axis=1)).sum())
     chance = float(
         (
