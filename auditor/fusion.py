@@ -651,6 +651,102 @@ def overlap_z(
     return float(((rows_a & rows_b).sum() - both.sum()) / spread)
 
 
+def label_context(labels: np.ndarray) -> np.ndarray:
+    """(N, C) how well each class fits the row's OTHER given labels, learnt from the other rows.
+
+    labels : (N, C) 0/1 given labels. For row i and class c: the mean, over the row's other
+    given classes j, of P(c | j) counted on every row but i (leave-own-row-out co-occurrence,
+    so a label never supports itself); NaN when the row has no other label (single-label
+    data has no context). No content and no fit: evidence that is independent of the presence
+    the noise counts are read from. Tags come in scenes (sky and clouds, sea and water): a true
+    label the content does not show still fits its row's other labels, a tag added from the
+    wrong photo does not.
+    """
+    given = np.asarray(labels, dtype=np.float64)
+    together = given.T @ given  # (C, C) rows carrying both classes
+    count = np.diag(together).copy()
+    inverse = 1.0 / np.maximum(count - 1.0, 1.0)  # P(. | j) over the other rows holding j
+    summed = (given * inverse) @ together  # sum_j y_ij (n_jc) / (n_j - 1), own row included
+    # take the row's own contribution (y_ic for each j) and the j = c term out
+    summed -= given * (given @ inverse)[:, None]
+    summed -= given * (inverse * (count - 1.0))[None, :]
+    others = given.sum(axis=1, keepdims=True) - given
+    return np.asarray(np.where(others > 0, summed / np.maximum(others, 1.0), np.nan))
+
+
+MIN_CONTEXT_LIFT = 0.1
+"""The label context corrects the spurious counts only where it tells given labels from absent
+ones: the unread given labels' mean context position must exceed the 0.5 of a class that fits
+every row alike by this much (else: no co-occurrence structure, one label per row, or labels
+too noisy for their co-occurrences to carry anything; the seeded test data of independent
+classes reads 0.06-0.09)."""
+MOST_OTHER_LABELS = 4
+"""Rows with this many other labels or more share one reference in :func:`context_positions`."""
+
+
+def context_positions(trusted: np.ndarray, given: np.ndarray) -> np.ndarray:
+    """(N, C) position of each given cell's :func:`label_context` among its class's absent cells
+    in rows with as many other labels (:func:`tail_position`); NaN elsewhere.
+
+    Parameters
+    ----------
+    trusted : (N, C) bool, the given labels the context is learnt from and read on;
+    given : (N, C) bool, all given labels (the cells placed, and the absent cells of reference).
+
+    A tag added to a row without regard to its content sits among its class's absent cells
+    like any of them: position uniform, mean 0.5, when the reference rows carry as many other
+    labels as its own. Against all absent cells at once a tag added to a row with many labels
+    sat higher (seeded data of independent classes: mean 0.54 for tags that are all spurious),
+    since a row's number of labels shifts every class's context.
+    """
+    trusted = np.asarray(trusted, dtype=bool)
+    given = np.asarray(given, dtype=bool)
+    context = label_context(trusted)
+    others = np.minimum(trusted.sum(axis=1, keepdims=True) - trusted, MOST_OTHER_LABELS)
+    position = np.full(given.shape, np.nan)
+    for c in range(given.shape[1]):
+        for count in range(1, MOST_OTHER_LABELS + 1):
+            rows = others[:, c] == count
+            placed, reference = given[:, c] & rows, ~given[:, c] & rows
+            if placed.any() and reference.any():
+                position[placed, c] = tail_position(context[placed, c], context[reference, c])
+    return position
+
+
+def context_supported_share(labels: np.ndarray, selected: np.ndarray) -> float:
+    """Share of the given cells read as spurious that their rows' other labels support as true.
+
+    Parameters
+    ----------
+    labels : (N, C) 0/1 given labels;
+    selected : (N, C) bool, the given cells read as spurious (the counts' lowest presence).
+
+    A true label that leaves no trace in the content reads as spurious, and nothing in the
+    content tells it from one; its row's other labels do, on average. The context is learnt
+    from the given labels not read as spurious (:func:`label_context`), so that noise which
+    always adds the same class to the same company (pairflip at 0.8) does not teach it. A tag
+    added from the wrong photo sits among its class's absent cells (:func:`context_positions`)
+    at mean position 0.5; a true label like the unread given labels, at mean μ_T. With μ_S the
+    selected cells' mean position, the selected cells are a share π = (μ_S − 0.5) / (μ_T − 0.5)
+    of true labels (a mixture of two means, clipped to [0, 1]). 0 when the context is not
+    informative (μ_T − 0.5 < :data:`MIN_CONTEXT_LIFT`) or no cell can be read (cells in rows
+    with no other label have no context). The true labels the content hides are the harder
+    ones of their class, with a weaker context than the shown ones, so π underestimates
+    their share (synthetic ``missing``, every read true: π 0.37-0.41).
+    """
+    given = np.asarray(labels).astype(bool)
+    selected = np.asarray(selected, dtype=bool) & given
+    position = context_positions(given & ~selected, given)
+    read, rest = position[selected], position[given & ~selected]
+    read, rest = read[~np.isnan(read)], rest[~np.isnan(rest)]
+    if not read.size or not rest.size:
+        return 0.0
+    true_lift = float(rest.mean()) - 0.5
+    if true_lift < MIN_CONTEXT_LIFT:
+        return 0.0
+    return float(np.clip((float(read.mean()) - 0.5) / true_lift, 0.0, 1.0))
+
+
 def label_floor(labels: np.ndarray, vote: np.ndarray, quantile: float = 0.02) -> np.ndarray:
     """(C,) share of each class's given labels that the input space does not explain.
 
@@ -697,6 +793,12 @@ def estimate_noise_model(
     given = np.asarray(labels).astype(bool)
     evidence = presence if held_out is None else held_out
     n_spurious, n_missing = direction_counts(given, evidence)
+    if prior is None or prior == "both":
+        # The spurious counts include the true labels the content does not show; the share of
+        # the read cells that their rows' other labels support is taken out.
+        read = select_cells(-np.asarray(evidence, dtype=np.float64), given, n_spurious)
+        supported = context_supported_share(given, read)
+        n_spurious = np.round(n_spurious * (1.0 - supported)).astype(np.int64)
     if prior == "missing":
         n_spurious = np.zeros_like(n_spurious)
     elif prior == "spurious":
