@@ -713,31 +713,37 @@ def context_positions(trusted: np.ndarray, given: np.ndarray) -> np.ndarray:
     return position
 
 
-def context_supported_share(labels: np.ndarray, selected: np.ndarray) -> float:
+def context_supported_share(labels: np.ndarray, evidence: np.ndarray, counts: np.ndarray) -> float:
     """Share of the given cells read as spurious that their rows' other labels support as true.
 
     Parameters
     ----------
-    labels : (N, C) 0/1 given labels;
-    selected : (N, C) bool, the given cells read as spurious (the counts' lowest presence).
+    labels : (N, C) 0/1 given labels; evidence : (N, C) the held-out presence the counts were
+        read from; counts : (C,) the spurious counts (:func:`direction_counts`), which select
+        each class's ``counts[c]`` given cells of lowest evidence (the read cells).
 
     A true label that leaves no trace in the content reads as spurious, and nothing in the
     content tells it from one; its row's other labels do, on average. The context is learnt
-    from the given labels not read as spurious (:func:`label_context`), so that noise which
-    always adds the same class to the same company (pairflip at 0.8) does not teach it. A tag
-    added from the wrong photo sits among its class's absent cells (:func:`context_positions`)
-    at mean position 0.5; a true label like the unread given labels, at mean μ_T. With μ_S the
-    selected cells' mean position, the selected cells are a share π = (μ_S − 0.5) / (μ_T − 0.5)
-    of true labels (a mixture of two means, clipped to [0, 1]). 0 when the context is not
-    informative (μ_T − 0.5 < :data:`MIN_CONTEXT_LIFT`) or no cell can be read (cells in rows
-    with no other label have no context). The true labels the content hides are the harder
-    ones of their class, with a weaker context than the shown ones, so π underestimates
-    their share (synthetic ``missing``, every read true: π 0.37-0.41).
+    from the given labels not read (:func:`label_context`), so that noise which always adds
+    the same class to the same company (pairflip at 0.8) does not teach it. A tag added from
+    the wrong photo sits among its class's absent cells (:func:`context_positions`) at mean
+    position 0.5; a true label at the mean μ_T of the true labels like it. With μ_S the read
+    cells' mean position, they are a share π = (μ_S − 0.5) / (μ_T − 0.5) of true labels (a
+    mixture of two means, clipped to [0, 1]). μ_T is read on the weaker half of each class's
+    unread given labels (by evidence): the true labels the content hides are the harder ones of
+    their class, with a weaker context than the clearly shown ones (synthetic ``missing``,
+    every read label true: π 0.37-0.41 against all unread labels, 0.52-0.56 against the weaker
+    half; still an underestimate, so the correction only moves the counts towards the truth).
+    0 when the context does not tell given labels from absent ones (μ_T − 0.5 below
+    :data:`MIN_CONTEXT_LIFT`) or no cell can be read (a row with no other label has no context).
     """
     given = np.asarray(labels).astype(bool)
-    selected = np.asarray(selected, dtype=bool) & given
+    doubt = -np.asarray(evidence, dtype=np.float64)
+    counts = np.asarray(counts)
+    selected = select_cells(doubt, given, counts)
+    weaker_half = select_cells(doubt, given, counts + (given.sum(axis=0) - counts) // 2)
     position = context_positions(given & ~selected, given)
-    read, rest = position[selected], position[given & ~selected]
+    read, rest = position[selected], position[weaker_half & ~selected]
     read, rest = read[~np.isnan(read)], rest[~np.isnan(rest)]
     if not read.size or not rest.size:
         return 0.0
@@ -796,8 +802,7 @@ def estimate_noise_model(
     if prior is None or prior == "both":
         # The spurious counts include the true labels the content does not show; the share of
         # the read cells that their rows' other labels support is taken out.
-        read = select_cells(-np.asarray(evidence, dtype=np.float64), given, n_spurious)
-        supported = context_supported_share(given, read)
+        supported = context_supported_share(given, evidence, n_spurious)
         n_spurious = np.round(n_spurious * (1.0 - supported)).astype(np.int64)
     if prior == "missing":
         n_spurious = np.zeros_like(n_spurious)
