@@ -676,10 +676,10 @@ def label_context(labels: np.ndarray) -> np.ndarray:
 
 MIN_CONTEXT_LIFT = 0.1
 """The label context corrects the spurious counts only where it tells given labels from absent
-ones: the unread given labels' mean context position must exceed the 0.5 of a class that fits
-every row alike by this much (else: no co-occurrence structure, one label per row, or labels
-too noisy for their co-occurrences to carry anything; the seeded test data of independent
-classes reads 0.06-0.09)."""
+ones: the reference true labels' mean context position (:func:`context_supported_share`) must
+exceed the 0.5 of a class that fits every row alike by this much (else: no co-occurrence
+structure, one label per row, or labels too noisy for their co-occurrences to carry anything,
+as on the seeded test data of independently drawn classes)."""
 MOST_OTHER_LABELS = 4
 """Rows with this many other labels or more share one reference in :func:`context_positions`."""
 
