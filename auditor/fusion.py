@@ -13,7 +13,9 @@ No ground truth is used anywhere here. The rules (docs/design.md, "How the audit
    spurious given labels and of missing ones, by mixture proportion estimation on the two tails
    of the class's presence (confident learning's class-conditional joint, one per class and
    direction; each tail's reference holds the other direction's noise, which is corrected
-   for, :func:`uncontaminated_shares`): the cells those counts select, the per-direction row
+   for, :func:`uncontaminated_shares`; the spurious reads lose the share that their rows' other
+   labels support, true labels the content does not show, :func:`context_supported_share`):
+   the cells those counts select, the per-direction row
    rates and the regime
    (``mostly missing tags`` ...). A kNN vote in the input space (no fit to the labels) gives the
    content-free floor of each class's labels; when it exceeds the calibrated spurious estimate
@@ -502,7 +504,8 @@ def direction_counts(labels: np.ndarray, presence: np.ndarray) -> tuple[np.ndarr
     A true label that leaves no trace in the content looks exactly like a spurious one, so the
     spurious count is an upper bound: on ``audit synth`` data, where 9 % of the true labels
     leave no trace in either view, it reads about 0.1 of the given labels as spurious when
-    none are.
+    none are. :func:`estimate_noise_model` takes out the share of those reads that the rows'
+    other labels support (:func:`context_supported_share`).
     """
     given = np.asarray(labels).astype(bool)
     presence = np.asarray(presence, dtype=np.float64)
@@ -799,11 +802,10 @@ def estimate_noise_model(
     given = np.asarray(labels).astype(bool)
     evidence = presence if held_out is None else held_out
     n_spurious, n_missing = direction_counts(given, evidence)
-    if prior is None or prior == "both":
-        # The spurious counts include the true labels the content does not show; the share of
-        # the read cells that their rows' other labels support is taken out.
-        supported = context_supported_share(given, evidence, n_spurious)
-        n_spurious = np.round(n_spurious * (1.0 - supported)).astype(np.int64)
+    # The spurious counts include the true labels the content does not show, whatever the
+    # prior; the share of the read cells that their rows' other labels support is taken out.
+    supported = context_supported_share(given, evidence, n_spurious)
+    n_spurious = np.round(n_spurious * (1.0 - supported)).astype(np.int64)
     if prior == "missing":
         n_spurious = np.zeros_like(n_spurious)
     elif prior == "spurious":
