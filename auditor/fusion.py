@@ -697,10 +697,12 @@ def context_positions(trusted: np.ndarray, given: np.ndarray) -> np.ndarray:
     given : (N, C) bool, all given labels (the cells placed, and the absent cells of reference).
 
     A tag added to a row without regard to its content sits among its class's absent cells
-    like any of them: position uniform, mean 0.5, when the reference rows carry as many other
-    labels as its own. Against all absent cells at once a tag added to a row with many labels
-    sat higher (seeded data of independent classes: mean 0.54 for tags that are all spurious),
-    since a row's number of labels shifts every class's context.
+    like any of them: position uniform, mean 0.5 (measured 0.46-0.51 on the benchmark's
+    ``spurious`` and ``mixed`` cases). The reference rows carry as many other labels as the
+    cell's own, since a row's number of labels shifts every class's context: with one
+    reference for all rows, seeded data of independently drawn classes (no co-occurrence to
+    read) showed a lift of the true labels and lost 31 % of its spurious counts; per number of
+    other labels it shows none.
     """
     trusted = np.asarray(trusted, dtype=bool)
     given = np.asarray(given, dtype=bool)
