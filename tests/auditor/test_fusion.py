@@ -178,16 +178,14 @@ def test_missing_noise_gets_additions_spurious_noise_gets_removals() -> None:
         assert ((noisy.astype(bool) & ~remove) | add).any(axis=1).all()
 
 
-def test_missing_tag_rows_are_ranked_by_their_absent_classes_not_their_given_labels() -> None:
-    # Missing-only noise, 10 % of the true given labels faint (the content hardly shows them),
-    # and two detectors whose row scores suspect the given labels, as every detector's does.
-    clean, noisy, presence = simulated("missing", 0.3, seed=0)
-    rng = np.random.default_rng(10)
-    presence = np.where((noisy == 1) & (rng.random(noisy.shape) < 0.1), 0.2 * presence, presence)
-    truth = (clean != noisy).any(axis=1)
+def row_suspicions(
+    noisy: np.ndarray, presence: np.ndarray, model: NoiseModel, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """(N,) suspicion ranks by name: the cell row score and two detectors whose row scores
+    suspect the given labels (the weakest given label's doubt plus noise), as every detector's
+    does."""
     doubt = np.where(noisy == 1, 1.0 - presence, 0.0).max(axis=1)
-    model = estimate_noise_model(noisy, presence)
-    suspicions = {
+    return {
         "cell": suspicion_rank(direction_row_score(noisy, presence, model), "high_is_suspect"),
         **{
             f"detector{i}": suspicion_rank(
@@ -196,6 +194,17 @@ def test_missing_tag_rows_are_ranked_by_their_absent_classes_not_their_given_lab
             for i in range(2)
         },
     }
+
+
+def test_missing_tag_rows_are_ranked_by_their_absent_classes_not_their_given_labels() -> None:
+    # Missing-only noise, 10 % of the true given labels faint (the content hardly shows them),
+    # and two detectors whose row scores suspect the given labels, as every detector's does.
+    clean, noisy, presence = simulated("missing", 0.3, seed=0)
+    rng = np.random.default_rng(10)
+    presence = np.where((noisy == 1) & (rng.random(noisy.shape) < 0.1), 0.2 * presence, presence)
+    truth = (clean != noisy).any(axis=1)
+    model = estimate_noise_model(noisy, presence)
+    suspicions = row_suspicions(noisy, presence, model, rng)
     sign = suspicion_rank(strongest_missing_sign(noisy, presence), "high_is_suspect")
     weight = missing_dominance(model, noisy)
     before = auroc(truth, fuse_rows(suspicions, anchor="cell"))
@@ -558,17 +567,7 @@ def test_spurious_reads_at_random_rows_weigh_less_against_the_absent_classes() -
         untrusted = float(np.clip(1.0 - 2.0 * ratio, 0.0, 1.0))
         weight = missing_dominance(model, noisy)
         truth = (clean != noisy).any(axis=1)
-        rng = np.random.default_rng(10)
-        doubt = np.where(noisy == 1, 1.0 - presence, 0.0).max(axis=1)
-        suspicions = {
-            "cell": suspicion_rank(direction_row_score(noisy, presence, model), "high_is_suspect"),
-            **{
-                f"detector{i}": suspicion_rank(
-                    doubt + rng.normal(scale=0.2, size=len(doubt)), "high_is_suspect"
-                )
-                for i in range(2)
-            },
-        }
+        suspicions = row_suspicions(noisy, presence, model, np.random.default_rng(10))
         sign = suspicion_rank(strongest_missing_sign(noisy, presence), "high_is_suspect")
         before, after = (
             auroc(truth, fuse_rows(suspicions, "cell", missing_sign=sign, missing_weight=w))
