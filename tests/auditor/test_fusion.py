@@ -18,6 +18,7 @@ from auditor.fusion import (
     direction_counts,
     direction_qvalues,
     direction_row_score,
+    direction_rows_z,
     estimate_noise_model,
     flag_top,
     fuse_rows,
@@ -30,6 +31,7 @@ from auditor.fusion import (
     resolvable_tails,
     row_share_bracket,
     saturation_reason,
+    spurious_read_trust,
     stack_presence,
     strongest_missing_sign,
     suggest_directed_changes,
@@ -180,16 +182,14 @@ def test_missing_noise_gets_additions_spurious_noise_gets_removals() -> None:
         assert ((noisy.astype(bool) & ~remove) | add).any(axis=1).all()
 
 
-def test_missing_tag_rows_are_ranked_by_their_absent_classes_not_their_given_labels() -> None:
-    # Missing-only noise, 10 % of the true given labels faint (the content hardly shows them),
-    # and two detectors whose row scores suspect the given labels, as every detector's does.
-    clean, noisy, presence = simulated("missing", 0.3, seed=0)
-    rng = np.random.default_rng(10)
-    presence = np.where((noisy == 1) & (rng.random(noisy.shape) < 0.1), 0.2 * presence, presence)
-    truth = (clean != noisy).any(axis=1)
+def row_suspicions(
+    noisy: np.ndarray, presence: np.ndarray, model: NoiseModel, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """(N,) suspicion ranks by name: the cell row score and two detectors whose row scores
+    suspect the given labels (the weakest given label's doubt plus noise), as every detector's
+    does."""
     doubt = np.where(noisy == 1, 1.0 - presence, 0.0).max(axis=1)
-    model = estimate_noise_model(noisy, presence)
-    suspicions = {
+    return {
         "cell": suspicion_rank(direction_row_score(noisy, presence, model), "high_is_suspect"),
         **{
             f"detector{i}": suspicion_rank(
@@ -198,8 +198,19 @@ def test_missing_tag_rows_are_ranked_by_their_absent_classes_not_their_given_lab
             for i in range(2)
         },
     }
+
+
+def test_missing_tag_rows_are_ranked_by_their_absent_classes_not_their_given_labels() -> None:
+    # Missing-only noise, 10 % of the true given labels faint (the content hardly shows them),
+    # and two detectors whose row scores suspect the given labels, as every detector's does.
+    clean, noisy, presence = simulated("missing", 0.3, seed=0)
+    rng = np.random.default_rng(10)
+    presence = np.where((noisy == 1) & (rng.random(noisy.shape) < 0.1), 0.2 * presence, presence)
+    truth = (clean != noisy).any(axis=1)
+    model = estimate_noise_model(noisy, presence)
+    suspicions = row_suspicions(noisy, presence, model, rng)
     sign = suspicion_rank(strongest_missing_sign(noisy, presence), "high_is_suspect")
-    weight = missing_dominance(model)
+    weight = missing_dominance(model, noisy)
     before = auroc(truth, fuse_rows(suspicions, anchor="cell"))
     after = auroc(truth, fuse_rows(suspicions, "cell", missing_sign=sign, missing_weight=weight))
     # measured: regime mostly missing tags, weight 0.78; row AUROC 0.746 -> 0.921 (seeds 1-3:
@@ -209,7 +220,7 @@ def test_missing_tag_rows_are_ranked_by_their_absent_classes_not_their_given_lab
     # Spurious noise keeps the fused score as it was: no weight on the absent classes.
     clean, noisy, presence = simulated("spurious", 0.3, seed=0)
     model = estimate_noise_model(noisy, presence)
-    assert missing_dominance(model) == 0.0
+    assert missing_dominance(model, noisy) == 0.0
     cell = {"cell": suspicion_rank(direction_row_score(noisy, presence, model), "high_is_suspect")}
     np.testing.assert_allclose(
         fuse_rows(cell, "cell", missing_sign=np.ones(len(noisy)), missing_weight=0.0),
@@ -557,6 +568,38 @@ def test_a_mixture_gets_precise_removals_and_faint_true_labels_none() -> None:
         assert not remove.any()
 
 
+def test_spurious_reads_at_random_rows_weigh_less_against_the_absent_classes() -> None:
+    assert spurious_read_trust(0.0) == 0.0
+    assert spurious_read_trust(-3.0) == spurious_read_trust(3.0) > 0.99
+    for faint, seed in ((0.2, 0), (0.2, 1), (0.2, 2), (0.0, 0), (0.0, 1), (0.0, 2)):
+        # faint 0.2: no tag added, the spurious reads are true labels that leave no trace;
+        # faint 0: a mixture (30 % of the noisy rows gain a tag), whose rows avoid the others
+        missing_share = 1.0 if faint else 0.7
+        clean, noisy, presence = one_way_noise(0.5, missing_share, seed, faint=faint)
+        model = estimate_noise_model(noisy, presence)
+        assert model.regime == "mostly missing tags"
+        ratio = model.spurious_row_rate / model.missing_row_rate
+        untrusted = float(np.clip(1.0 - 2.0 * ratio, 0.0, 1.0))
+        weight = missing_dominance(model, noisy)
+        truth = (clean != noisy).any(axis=1)
+        suspicions = row_suspicions(noisy, presence, model, np.random.default_rng(10))
+        sign = suspicion_rank(strongest_missing_sign(noisy, presence), "high_is_suspect")
+        before, after = (
+            auroc(truth, fuse_rows(suspicions, "cell", missing_sign=sign, missing_weight=w))
+            for w in (untrusted, weight)
+        )
+        if faint:
+            # measured z −1.5 / −0.1 / −1.1: weight 0.57 / 0.70 / 0.61 -> 0.63 / 0.98 / 0.72,
+            # row AUROC 0.892 / 0.907 / 0.899 -> 0.898 / 0.917 / 0.909
+            assert abs(direction_rows_z(noisy, model)) < 2
+            assert weight > untrusted + 0.05
+            assert after > before + 0.004
+        else:
+            # measured z −6.1 / −6.1 / −6.6: the reads are trusted, the weight as before
+            assert direction_rows_z(noisy, model) < -4
+            assert weight == pytest.approx(untrusted, abs=1e-6)
+
+
 def test_pooled_share_cap_keeps_each_class_at_most_at_the_pooled_share() -> None:
     capped = pooled_share_cap(np.array([50, 5, 0]), np.array([100, 100, 100]))
     assert capped.tolist() == [18, 5, 0]  # pooled 55 / 300 of each class's 100
@@ -746,7 +789,7 @@ def test_true_labels_the_content_hides_stop_reading_as_spurious_where_labels_com
         # spurious, the label context keeps none of them
         assert read.sum() > 500 and model.n_spurious.sum() < 0.1 * read.sum()
         assert model.regime == "mostly missing tags" and model.spurious_row_rate < 0.03
-        assert missing_dominance(model) > 0.8
+        assert missing_dominance(model, noisy) > 0.8
         # tags drawn by class frequency sit in their rows as the absent cells do, so they are
         # still counted: measured 492 / 374 / 597 of 900, where the content alone read 1,798 /
         # 1,900 / 1,999 (the hidden true labels among them). Here the hidden labels are a
