@@ -14,6 +14,7 @@ from auditor.fusion import (
     consensus_weights,
     context_positions,
     context_supported_share,
+    count_saturates,
     direction_counts,
     direction_qvalues,
     direction_row_score,
@@ -27,6 +28,9 @@ from auditor.fusion import (
     overlap_z,
     pooled_share_cap,
     pooled_tail_shares,
+    resolvable_tails,
+    row_share_bracket,
+    saturation_reason,
     spurious_read_trust,
     stack_presence,
     strongest_missing_sign,
@@ -416,26 +420,37 @@ def test_noisy_row_rate_counts_the_union_of_the_directions_once() -> None:
                 assert (model.spurious_rows | model.missing_rows).mean() > truth + 0.05
 
 
-def test_union_row_rate_reads_the_overlap_through_the_selections_dilution() -> None:
+def test_union_row_rate_reads_the_rows_wrong_both_ways_through_the_selections_dilution() -> None:
     rng = np.random.default_rng(4)
-    wrong = np.zeros(10000, dtype=bool)
-    wrong[:3000] = True  # rows wrong in both directions (pairflip-like)
+    labels = (rng.random((10000, 8)) < 0.3).astype(np.uint8)
+    labels[labels.sum(axis=1) == 0, 0] = 1
+    labels[labels.sum(axis=1) == 8, 7] = 0
+    given = labels.astype(bool)
 
-    def selection() -> np.ndarray:
-        """1,800 wrong rows and 1,200 rows drawn at random from all (a share 0.6 found)."""
-        chosen = np.zeros(10000, dtype=bool)
-        chosen[rng.choice(3000, 1800, replace=False)] = True
-        chosen[rng.choice(10000, 1200, replace=False)] = True
-        return chosen
+    def one_per_row(rows: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+        """(10000, 8) bool: one eligible cell in each of ``rows``, drawn uniformly."""
+        cells = np.zeros(given.shape, dtype=bool)
+        keys = np.where(eligible[rows], rng.random((rows.size, 8)), -1.0)
+        cells[rows, keys.argmax(axis=1)] = True
+        return cells
 
-    spurious, missing = selection(), selection()
-    rate = union_row_rate(spurious, missing, precisions=(0.6, 0.6))
-    # measured 0.302 for the true 0.30; the plain union of the two selections reads 0.415
+    def selection(wrong: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+        """As many cells as wrong rows: 60 % of them in wrong rows, the rest in random rows."""
+        found = one_per_row(rng.choice(wrong, 6 * wrong.size // 10, replace=False), eligible)
+        return found | one_per_row(rng.choice(10000, 4 * wrong.size // 10, replace=False), eligible)
+
+    wrong = np.arange(3000)  # pairflip-like: one spurious and one missing cell in each
+    spurious, missing = selection(wrong, given), selection(wrong, ~given)
+    rate = union_row_rate(spurious, missing, labels, (0.3, 0.3), (0.6, 0.6))
+    # measured 0.300 for the true 0.30 (every wrong row both ways); the plain union of the two
+    # selections' rows reads 0.42
     assert abs(rate - 0.3) < 0.03
-    assert (spurious | missing).mean() > 0.4
-    # disjoint directions: no overlap beyond chance is left, the union is the sum
-    half = rng.random(10000) < 0.5
-    assert union_row_rate(wrong & half, wrong & ~half) == pytest.approx(wrong.mean())
+    assert (spurious.any(axis=1) | missing.any(axis=1)).mean() > 0.4
+    # a mixture: the directions in different rows, the union is the sum (measured 0.441)
+    spurious = selection(np.arange(1500), given)
+    missing = selection(np.arange(1500, 4500), ~given)
+    rate = union_row_rate(spurious, missing, labels, (0.15, 0.3), (0.6, 0.6))
+    assert abs(rate - 0.45) < 0.03
 
 
 def test_missing_share_read_against_given_labels_full_of_spurious_ones_is_corrected() -> None:
@@ -626,6 +641,93 @@ def test_overlap_z_reads_avoidance_beyond_what_each_rows_cells_allow() -> None:
     assert overlap_z(cells_a, given, apart, ~given) < -5  # measured −9.7
     together = cells_b & cells_a.any(axis=1)[:, None]  # both in the same rows: a pairflip
     assert overlap_z(cells_a, given, together, ~given) > 5  # measured +25
+
+
+def test_a_class_whose_reference_is_all_ties_reads_the_pooled_share_not_zero() -> None:
+    # a held-out detector whose calibration found no slope leaves a class constant evidence:
+    # no cell can sit in its low tail, which read as "no noise" (Wikipedia pairflip 0.8)
+    rng = np.random.default_rng(7)
+    reference = [rng.normal(size=8000), rng.normal(size=8000), np.zeros(8000)]
+    mixed = [
+        np.concatenate([rng.normal(size=900), rng.normal(4.0, 1.0, 2100)]),
+        np.concatenate([rng.normal(size=900), rng.normal(4.0, 1.0, 2100)]),
+        np.zeros(3000),
+    ]
+    positions = [tail_position(m, r) for m, r in zip(mixed, reference, strict=True)]
+    n_reference = np.array([r.size for r in reference])
+    assert pooled_tail_shares(positions, n_reference)[2] == 0.0  # the tie read as no noise
+    resolvable = np.array([resolvable_tails(r) for r in reference])
+    assert resolvable[:2].all() and not resolvable[2].any()
+    shares = pooled_tail_shares(positions, n_reference, resolvable)
+    # measured 0.267 and 0.280 for the two readable classes, 0.273 for the tied one
+    assert abs(shares[0] - 0.3) < 0.05 and abs(shares[2] - shares[:2].mean()) < 0.01
+
+
+def test_union_row_rate_never_counts_more_rows_than_there_are() -> None:
+    rng = np.random.default_rng(8)
+    labels = (rng.random((5000, 6)) < 0.5).astype(np.uint8)
+    rows = rng.random(5000) < 0.8
+    spurious = (labels == 1) & rows[:, None]
+    missing = (labels == 0) & ~rows[:, None]  # the selections avoid each other's rows
+    rate = union_row_rate(spurious, missing, labels, (0.8, 1.0), (0.8, 0.6))
+    # unclipped the union read more than every row (class flips 0.5 / 0.8: 1.02)
+    assert rate == pytest.approx(1.0)
+
+
+def test_row_share_bracket_holds_the_rows_of_one_or_two_wrong_cells() -> None:
+    # the missing protocol at 0.8: one or two of a row's labels dropped
+    rng = np.random.default_rng(0)
+    clean = (rng.random((3000, 12)) < 0.3).astype(np.uint8)
+    clean[clean.sum(axis=1) < 3, :3] = 1
+    noisy = clean.copy()
+    for row in rng.choice(3000, size=2400, replace=False):
+        noisy[row, rng.choice(np.flatnonzero(clean[row]), rng.integers(1, 3), replace=False)] = 0
+    wrong = (noisy == 0) & (clean == 1)
+    fewest, most = row_share_bracket(wrong, noisy == 0, 1.0)
+    # measured 0.720 and 0.865 around the true 0.800 (the middle 0.793): the Poisson end that
+    # the row rate reads over-counts by 8 % of the truth, equal counts under-count by 10 %
+    assert fewest < 0.8 < most and most > 0.85 and fewest < 0.75
+    assert clustered_row_rate(wrong, noisy == 0, 1.0) == pytest.approx(most)
+    # equal counts (every class wrong in ten rows of four classes) sit at the fewest end
+    whole_rows = np.zeros((100, 4), dtype=bool)
+    whole_rows[:10] = True
+    assert row_share_bracket(whole_rows, np.ones((100, 4), dtype=bool), 1.0)[0] == 0.1
+
+
+def test_a_count_that_fills_every_row_is_said_to_be_a_cap() -> None:
+    rng = np.random.default_rng(9)
+    eligible = np.ones((3000, 12), dtype=bool)
+    three_per_row = np.argsort(rng.random((3000, 12)), axis=1) < 3  # scattered, no gathering
+    assert count_saturates(three_per_row, eligible, 1.0)
+    some_rows = np.zeros((3000, 12), dtype=bool)
+    some_rows[rng.choice(3000, 900, replace=False), rng.integers(0, 12, 900)] = True
+    assert not count_saturates(some_rows, eligible, 1.0)
+    clean, noisy, presence = simulated("missing", 0.3)
+    model = estimate_noise_model(noisy, presence)
+    assert model.identifiable and saturation_reason(noisy, model, np.ones(noisy.shape)) == ""
+    saturated = dataclasses.replace(model, missing_cells=noisy == 0)  # every absent cell
+    reason = saturation_reason(noisy, saturated, np.ones(noisy.shape))
+    assert reason.startswith("the missing count") and "not identified" in reason
+
+
+def test_single_label_relabelled_at_a_high_rate_reads_its_rate_with_classes_left_blind() -> None:
+    # Wikipedia pairflip 0.8 in small: 80 % of the rows relabelled to another class drawn
+    # uniformly (diagonally dominant, so identifiable), and three classes whose held-out
+    # evidence is constant (its calibration found no slope): they read 0 spurious labels and
+    # the rate 0.46-0.57 before; measured 0.777 / 0.825 / 0.777 (seeds 0 / 1 / 2)
+    for seed in (0, 1, 2):
+        rng = np.random.default_rng(seed)
+        truth = rng.integers(0, 10, 3000)
+        given = truth.copy()
+        rows = rng.choice(3000, 2400, replace=False)
+        given[rows] = (truth[rows] + rng.integers(1, 10, rows.size)) % 10
+        clean, noisy = np.eye(10, dtype=np.uint8)[truth], np.eye(10, dtype=np.uint8)[given]
+        evidence = clean * 1.5 + rng.normal(size=clean.shape)
+        held_out = calibrate_presence(evidence, noisy)
+        held_out[:, :3] = held_out[:, :3].mean(axis=0)
+        model = estimate_noise_model(noisy, calibrate_presence(evidence, noisy), held_out=held_out)
+        assert abs(model.row_rate - 0.8) < 0.05, seed
+        assert (model.n_spurious[:3] > 0.5 * model.n_spurious[3:].mean()).all(), seed
 
 
 def test_label_context_is_the_leave_own_row_out_mean_of_p_class_given_each_other_label() -> None:
