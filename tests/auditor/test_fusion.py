@@ -20,6 +20,7 @@ from auditor.fusion import (
     direction_row_score,
     direction_rows_z,
     estimate_noise_model,
+    exclusive_classes,
     flag_top,
     fuse_rows,
     label_context,
@@ -826,3 +827,41 @@ def test_the_label_context_stays_out_where_it_cannot_tell_labels_apart() -> None
     evidence = single + rng.normal(scale=0.8, size=single.shape)
     read, _ = direction_counts(single, evidence)
     assert read.sum() > 0 and context_supported_share(single, evidence, read) == 0.0
+
+
+def one_colour_per_row(
+    seed: int, n_rows: int = 600, swapped: float = 0.15
+) -> tuple[np.ndarray, np.ndarray]:
+    """(given, truth) of 6 classes: one of 3 colours (exclusive), bright or dark (exclusive),
+    'contrasted' at random; a share of the rows has its colour replaced by another one."""
+    rng = np.random.default_rng(seed)
+    truth = np.zeros((n_rows, 6), dtype=np.uint8)
+    truth[np.arange(n_rows), rng.integers(0, 3, n_rows)] = 1
+    truth[:, 3] = rng.random(n_rows) < 0.5
+    truth[:, 4] = 1 - truth[:, 3]
+    truth[:, 5] = rng.random(n_rows) < 0.4
+    given = truth.copy()
+    rows = rng.choice(n_rows, size=int(swapped * n_rows), replace=False)
+    for row in rows:
+        colour = int(np.flatnonzero(given[row, :3])[0])
+        given[row, colour] = 0
+        given[row, (colour + 1 + rng.integers(0, 2)) % 3] = 1
+    return given, truth
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_swaps_within_an_exclusive_group_are_not_read_as_true_labels_by_the_context(
+    seed: int,
+) -> None:
+    # A colour that replaced the true one fits its row (the excluding colour is gone); rows
+    # of another colour are no reference for it, so the context takes none of the reads away.
+    given, truth = one_colour_per_row(seed)
+    exclusive = exclusive_classes(given)
+    colours = np.zeros((6, 6), dtype=bool)
+    colours[:3, :3] = ~np.eye(3, dtype=bool)
+    colours[3, 4] = colours[4, 3] = True
+    assert (exclusive == colours).all()
+    rng = np.random.default_rng(seed + 10)
+    evidence = np.clip(truth + rng.normal(0.0, 0.25, truth.shape), 0.0, 1.0)
+    wrong = (given == 1) & (truth == 0)
+    assert context_supported_share(given, evidence, wrong.sum(axis=0)) < 0.1
