@@ -56,8 +56,10 @@ class SCBCHSettings(HashSettings):
     choice, with its step size, epochs and raw inputs):
     positive_average : ``"overlapping"`` or ``"all_pairs"`` (reference); see
         ``hashing.losses.soft_positive_term``.
-    quantization_views : ``"mean"`` of the two views' quantisation terms or their ``"sum"``
-        (reference).
+    quantization_views : ``"sum"`` of the two views' quantisation terms (the reference's
+        choice, the default since the fifth session: it doubles the term's weight next to the
+        others and gained in both directions on all three datasets, docs/benchmarks.md "Issue
+        15, fifth session") or their ``"mean"`` (this project's first choice).
     orthogonal_heads : orthogonal initial weights of the classifier heads (reference) instead
         of the towers' initialisation.
     clip_negative_neighbours : clip negative neighbour similarities to 0 in the soft labels
@@ -81,7 +83,7 @@ class SCBCHSettings(HashSettings):
     knn_index_min_rows: int | None = INDEX_MIN_ROWS
     knn_nprobe: int = DEFAULT_NPROBE
     positive_average: PositiveAverage = "overlapping"
-    quantization_views: ViewReduction = "mean"
+    quantization_views: ViewReduction = "sum"
     orthogonal_heads: bool = False
     clip_negative_neighbours: bool = True
 
