@@ -30,6 +30,7 @@ from hashing.losses import (
     center_hardness,
     center_log_probabilities,
     contrastive_hashing_loss,
+    quantization_sign,
     self_paced_objective,
     self_paced_weight,
 )
@@ -54,6 +55,8 @@ class RSHNLSettings(HashSettings):
     pace : gamma, the loss above which a sample gets weight 0 (5).
     pace_growth : gamma is multiplied by this every epoch after t_p (1 = fixed pace).
     self_paced_variant : ``"linear"`` v = max(0, 1 - l/gamma) or ``"hard"`` v = 1[l < gamma].
+    quantization_weight : weight of a quantisation term, the mean over both views of
+        ``hashing.losses.quantization_sign`` (0: none, as in the paper).
     """
 
     epochs: int = 30
@@ -69,6 +72,7 @@ class RSHNLSettings(HashSettings):
     pace: float = 5.0
     pace_growth: float = 1.0
     self_paced_variant: SelfPacedVariant = "linear"
+    quantization_weight: float = 0.0
 
 
 class CenterNetwork(nn.Module):
@@ -125,6 +129,9 @@ class RSHNLHasher(HashMethod):
             mean_weight = torch.ones(())
         contrastive = contrastive_hashing_loss(h_image, h_text, s.temperature, s.robust_q)
         loss = s.center_weight * center + s.contrastive_weight * contrastive
+        if s.quantization_weight:
+            quantization = (quantization_sign(h_image) + quantization_sign(h_text)) / 2.0
+            loss = loss + s.quantization_weight * quantization
         return loss, {
             "center": center,
             "hardness": hardness.mean(),
