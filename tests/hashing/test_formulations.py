@@ -28,6 +28,7 @@ from hashing.hasher import (
 from hashing.methods import default_settings
 from hashing.nrch import NRCHHasher, NRCHSettings
 from hashing.plain import PlainHasher
+from hashing.rshnl import RSHNLHasher, RSHNLSettings
 from hashing.scbch import SCBCHHasher, SCBCHSettings
 from hashing.signals import (
     clean_posterior,
@@ -114,6 +115,26 @@ def nrch_model(**settings: object) -> NRCHHasher:
     values: dict[str, object] = {"image_hidden": 16, "text_hidden": 16}
     values.update(settings)
     return NRCHHasher(NRCHSettings(**values), 6, 5, 3, 8, generator)  # type: ignore[arg-type]
+
+
+def test_rshnl_quantization_weight_adds_the_views_mean_sign_gap() -> None:
+    # 0 (the paper: no quantisation term) leaves the loss as it was; w adds w times the mean
+    # over both views of |h - sign(h)|, least for unit codes of equal magnitudes +-1/sqrt(K).
+    h_image, h_text = codes(4, 8, seed=5), codes(4, 8, seed=6)
+    labels = T([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0]]).float()
+    rows = torch.arange(4)
+    losses_by_weight = {}
+    for weight in (0.0, 0.5):
+        generator = torch.Generator().manual_seed(0)
+        settings = RSHNLSettings(image_hidden=16, text_hidden=16, quantization_weight=weight)
+        model = RSHNLHasher(settings, 6, 5, 3, 8, generator)
+        losses_by_weight[weight] = model.batch_loss(rows, h_image, h_text, labels, 0)[0].item()
+    gap = (losses.quantization_sign(h_image) + losses.quantization_sign(h_text)).item() / 2
+    assert gap > 0.1
+    assert losses_by_weight[0.5] == pytest.approx(losses_by_weight[0.0] + 0.5 * gap, rel=1e-6)
+    binary = torch.sign(h_image) / math.sqrt(8)
+    assert losses.quantization_sign(binary).item() == pytest.approx(1.0 - 1.0 / math.sqrt(8))
+    assert losses.quantization_sign(binary) < losses.quantization_sign(h_image)
 
 
 def test_nrch_rejected_rows_and_quantization_views_in_the_batch_loss() -> None:
