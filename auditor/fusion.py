@@ -909,16 +909,12 @@ def estimate_noise_model(
         prior=prior,
     )
     posterior = noise_posterior(given, presence, model)
-    spurious_share = clustered_row_rate(
-        spurious_cells, given, mean_or_one(posterior[spurious_cells])
-    )
-    missing_share = clustered_row_rate(missing_cells, ~given, mean_or_one(posterior[missing_cells]))
+    # each selection's precision: the mean noise posterior of its cells
+    precisions = (mean_or_one(posterior[spurious_cells]), mean_or_one(posterior[missing_cells]))
+    spurious_share = clustered_row_rate(spurious_cells, given, precisions[0])
+    missing_share = clustered_row_rate(missing_cells, ~given, precisions[1])
     noisy_row_rate = union_row_rate(
-        spurious_cells,
-        missing_cells,
-        given,
-        (spurious_share, missing_share),
-        (mean_or_one(posterior[spurious_cells]), mean_or_one(posterior[missing_cells])),
+        spurious_cells, missing_cells, given, (spurious_share, missing_share), precisions
     )
     saturated = saturation_reason(given, model, posterior)
     model = replace(
