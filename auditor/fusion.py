@@ -1277,7 +1277,7 @@ def row_spurious_lift(labels: np.ndarray, model: NoiseModel) -> np.ndarray:
     row's cells as independent, but a wrong label that displaced a true one sits in a row
     missing one (pairflip at 0.2 on the benchmark: lifts 2.0-2.1 in the rows read as missing a
     label, 0.7-0.8 in the others) and a tag added to a row that lost none sits apart from the
-    missing ones (mixtures: 0.7-0.85 and 0.96), while true labels the content does not show
+    missing ones (mixtures: 0.72-0.88 and 1.01-1.14), while true labels the content hides
     read as spurious at random. 1 everywhere when every row or none is read as missing a label.
     """
     given = np.asarray(labels).astype(bool)
