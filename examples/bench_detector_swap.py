@@ -14,11 +14,11 @@ so a setting's effect on detection is measured without re-running four detectors
     python examples/bench_scan.py --dataset mirflickr --train-rows 3000 --epochs 10 \\
         --protocols pairflip missing mixed --cache cache-nrch30 --from-cache --json-out a.json
 
-The cases: ``--datasets`` (MIRFlickr stand-in: its first 3,000 train rows; synthetic: 6,000
-rows; Wikipedia: pairflip and symmetric only) × ``--protocols`` × ``--rates``, each read from
-``--cache`` under the name bench_scan gives it (``--epochs`` as the cache was made: the other
-hashers' epochs do not matter here, the swapped one's come from ``--set epochs=N`` or its
-``--epochs`` default). A case already in ``--out`` is skipped (resumable).
+The cases: ``--datasets`` (MIRFlickr stand-in: its first ``--train-rows`` train rows, 3,000
+unless told; synthetic: 6,000 rows; Wikipedia: pairflip and symmetric only) × ``--protocols`` ×
+``--rates``, each read from ``--cache`` under the name bench_scan gives it (``--epochs`` as the
+cache was made: the other hashers' epochs do not matter here, the swapped one's come from
+``--set epochs=N`` or its ``--epochs`` default). A case already in ``--out`` is skipped (resumable).
 """
 
 from __future__ import annotations
@@ -66,7 +66,11 @@ def parse_settings(pairs: list[str]) -> dict[str, Any]:
 
 
 def cases(
-    datasets: list[str], protocols: list[str], rates: list[float], data: Path
+    datasets: list[str],
+    protocols: list[str],
+    rates: list[float],
+    data: Path,
+    mirflickr_rows: int = DEVELOPMENT_ROWS["mirflickr"],
 ) -> Iterator[tuple[str, AuditDataset]]:
     """(bench_scan's cache name, the audited dataset) of every case, as bench_scan builds them."""
     for dataset_name in datasets:
@@ -76,8 +80,7 @@ def cases(
             for rate in rates:
                 if dataset_name == "mirflickr":
                     dataset = first_train_rows(
-                        mirflickr(protocol, rate, data / "mirflickr25k"),
-                        DEVELOPMENT_ROWS["mirflickr"],
+                        mirflickr(protocol, rate, data / "mirflickr25k"), mirflickr_rows
                     )
                 elif dataset_name == "wikipedia":
                     dataset = wikipedia(protocol, rate, data / "wikipedia")
@@ -98,6 +101,12 @@ def main() -> None:
     parser.add_argument("--rates", type=float, nargs="+", default=[0.2, 0.5, 0.8])
     parser.add_argument("--epochs", type=int, default=10, help="hashers' epochs in the cache")
     parser.add_argument("--data", type=Path, default=SHARED)
+    parser.add_argument(
+        "--train-rows",
+        type=int,
+        default=DEVELOPMENT_ROWS["mirflickr"],
+        help="the MIRFlickr stand-in's train rows, as bench_scan's --train-rows (10000: full size)",
+    )
     args = parser.parse_args()
     overrides = parse_settings(args.set)
     if args.out.resolve() == args.cache.resolve():
@@ -113,7 +122,9 @@ def main() -> None:
     # the detector builds its hasher's settings through this module attribute
     detectors.default_settings = overridden
     settings = ScanSettings(epochs=args.epochs)
-    for name, dataset in cases(args.datasets, args.protocols, args.rates, args.data):
+    for name, dataset in cases(
+        args.datasets, args.protocols, args.rates, args.data, args.train_rows
+    ):
         target = args.out / name
         if target.exists():
             continue
