@@ -19,6 +19,7 @@ from auditor.fusion import (
     direction_qvalues,
     direction_row_score,
     direction_rows_z,
+    displaced_shares,
     estimate_noise_model,
     evidence_row_rates,
     exclusive_classes,
@@ -1001,3 +1002,15 @@ def test_single_label_counts_are_solved_with_the_displaced_labels_counted() -> N
         n_spurious, n_missing = direction_counts(np.eye(4, dtype=np.uint8)[given], evidence)
         assert abs(n_spurious.sum() / 60_000 - wrong.mean()) < 0.02, seed
         assert abs(n_missing.sum() - n_spurious.sum()) <= 4, seed
+
+
+def test_displaced_shares_invert_the_reads_of_known_shares() -> None:
+    # each class's spurious share β_c; its displaced labels a pooled share α of the absent
+    # cells (Σ β_c n_c of them); the low tails read β_c / (1 − α)
+    beta = np.array([0.1, 0.4, 0.7])
+    n_given = np.array([300, 500, 200])
+    n_absent = n_given.sum() - n_given
+    alpha = (beta * n_given).sum() / n_absent.sum()
+    spurious, missing = displaced_shares(beta / (1 - alpha), n_given, n_absent)
+    np.testing.assert_allclose(spurious, beta)
+    np.testing.assert_allclose(missing, alpha)
