@@ -595,7 +595,7 @@ def direction_counts(labels: np.ndarray, presence: np.ndarray) -> tuple[np.ndarr
     n_given = given.sum(axis=0)
     n_absent = given.shape[0] - n_given
     spurious_read = pooled_tail_shares(spurious_positions, n_absent, np.array(absent_tails))
-    if n_classes > 1 and (given.sum(axis=1) == 1).all():
+    if is_single_label(given):
         # Single-label rows: each wrong label displaced one true label, so the absent cells'
         # missing share is the spurious labels' count over the absent cells, not the read
         # one (which overshoots on confusable classes: Wikipedia pairflip 0.5, 3,820 missing
@@ -617,6 +617,38 @@ def select_cells(scores: np.ndarray, eligible: np.ndarray, counts: np.ndarray) -
     position = np.empty_like(order)
     np.put_along_axis(position, order, np.arange(order.shape[0])[:, None], axis=0)
     return np.asarray(eligible & (position < np.asarray(counts)[None, :]))
+
+
+def is_single_label(labels: np.ndarray) -> bool:
+    """Whether every row of ``labels`` (N, C) 0/1, C > 1, carries exactly one label."""
+    given = np.asarray(labels).astype(bool)
+    return bool(given.shape[1] > 1 and (given.sum(axis=1) == 1).all())
+
+
+def displaces_labels(labels: np.ndarray, prior: str | None) -> bool:
+    """Whether each spurious label's missing twin is the true label it displaced
+    (:func:`displaced_labels`): single-label ``labels`` (N, C) with both directions estimated."""
+    return prior in (None, "both") and is_single_label(labels)
+
+
+def direction_cells(
+    labels: np.ndarray,
+    scores: np.ndarray,
+    n_spurious: np.ndarray,
+    n_missing: np.ndarray,
+    prior: str | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(N, C) bool spurious cells and (N, C) bool missing cells that the counts select.
+
+    Per class c the ``n_spurious[c]`` given cells of lowest ``scores`` (N, C), a presence
+    probability, and the ``n_missing[c]`` absent cells of highest; where labels are displaced
+    (:func:`displaces_labels`) the missing cells are the labels the spurious ones displaced.
+    """
+    given = np.asarray(labels).astype(bool)
+    spurious = select_cells(1.0 - scores, given, n_spurious)
+    if displaces_labels(given, prior):
+        return spurious, displaced_labels(given, scores, spurious)
+    return spurious, select_cells(scores, ~given, n_missing)
 
 
 def tail_qvalues(mixed: np.ndarray, reference: np.ndarray, share: float) -> np.ndarray:
@@ -928,11 +960,8 @@ def estimate_noise_model(
             f"{100 * calibrated_share:.0f} % spurious: the noise is common enough that fits to "
             "the given labels learn it as signal, so the rates and suggestions are lower bounds"
         )
-    spurious_cells = select_cells(1.0 - presence, given, n_spurious)
-    missing_cells = select_cells(presence, ~given, n_missing)
-    single_label = given.shape[1] > 1 and (given.sum(axis=1) == 1).all()
-    if prior in (None, "both") and single_label:
-        missing_cells = displaced_labels(given, presence, spurious_cells)
+    spurious_cells, missing_cells = direction_cells(given, presence, n_spurious, n_missing, prior)
+    if displaces_labels(given, prior):
         n_missing = missing_cells.sum(axis=0)
     spurious_q, missing_q = direction_qvalues(given, evidence, n_spurious, n_missing)
     model = NoiseModel(
@@ -982,8 +1011,8 @@ def evidence_row_rates(
     model : the noise model, whose ``n_spurious`` / ``n_missing`` (C,) are placed.
 
     Per class the ``n_spurious[c]`` given cells of lowest evidence and the ``n_missing[c]``
-    absent cells of highest (in single-label data the label each spurious one displaced,
-    :func:`displaced_labels`) are the cells whose gathering in rows
+    absent cells of highest (in single-label data the label each spurious one displaced;
+    :func:`direction_cells`) are the cells whose gathering in rows
     (:func:`clustered_row_rate`, :func:`union_row_rate`) converts the counts into rows, and
     their mean :func:`noise_posterior` under the same evidence is each selection's precision.
     The model's own cells rank by the fused presence, whose hashers trained on the given
@@ -994,11 +1023,9 @@ def evidence_row_rates(
     """
     given = np.asarray(labels).astype(bool)
     evidence = np.asarray(evidence, dtype=np.float64)
-    spurious = select_cells(1.0 - evidence, given, model.n_spurious)
-    missing = select_cells(evidence, ~given, model.n_missing)
-    single_label = given.shape[1] > 1 and (given.sum(axis=1) == 1).all()
-    if single_label and model.prior in (None, "both"):
-        missing = displaced_labels(given, evidence, spurious)
+    spurious, missing = direction_cells(
+        given, evidence, model.n_spurious, model.n_missing, model.prior
+    )
     posterior = noise_posterior(given, evidence, model)
     precisions = (mean_or_one(posterior[spurious]), mean_or_one(posterior[missing]))
     spurious_share = clustered_row_rate(spurious, given, precisions[0])
@@ -1471,7 +1498,7 @@ def suggest_directed_changes(
     confident_addition = confident & (model.missing_q <= tolerated) & may_add
     remove = keep_strongest(given & rows & confident_removal, 1.0 - presence, per_row)
     add = keep_strongest(~given & rows & confident_addition, presence, per_row)
-    if given.shape[1] > 1 and (given.sum(axis=1) == 1).all():
+    if is_single_label(given):
         relabelled = np.asarray(add.any(axis=1))
         remove = given & relabelled[:, None]  # the added class replaces the row's label
     emptied = (given & ~remove).sum(axis=1) + add.sum(axis=1) == 0
