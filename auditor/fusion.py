@@ -34,7 +34,9 @@ No ground truth is used anywhere here. The rules (docs/design.md, "How the audit
 4. **Noise rate.** Per direction, the share of rows holding a wrong cell: the counts over the
    number of wrong cells per wrong row, read from how the selected cells gather in rows beyond
    chance (:func:`clustered_row_rate`); overall, the union of the two directions with their
-   overlap read the same way, from cell pairs (:func:`union_row_rate`). A count that would
+   overlap read the same way, from cell pairs (:func:`union_row_rate`). Under a missing-tag
+   majority the spurious rows count as far as their rows depart from chance against the
+   missing ones, as noise's do (:func:`trusted_spurious_rows`). A count that would
    fill every row is a cap, not a reading: the model says NOT IDENTIFIABLE
    (:func:`count_saturates`). ``is_issue`` flags that many rows, most suspect first.
 5. **Label changes** (flagged rows only, :func:`suggest_directed_changes`): per row at most
@@ -291,7 +293,9 @@ class NoiseModel:
         each absent one (:func:`direction_qvalues`; 1 for the cells of the other kind).
     spurious_row_share, missing_row_share : estimated share of rows with a wrong cell of each
         direction (:func:`clustered_row_rate` on the cells the counts select in the held-out
-        evidence, :func:`evidence_row_rates`); None = the share of rows the cells select.
+        evidence, :func:`evidence_row_rates`; under a missing-tag majority the spurious one
+        times the trust in its reads, :func:`trusted_spurious_rows`); None = the share of rows
+        the cells select.
     noisy_row_rate : estimated share of rows with a wrong cell in either direction
         (:func:`union_row_rate`, likewise); None = the larger direction's row rate.
     """
@@ -1024,6 +1028,11 @@ def estimate_noise_model(
         identifiable=identifiable and not saturated,
         reason="; ".join(part for part in (reason, saturated) if part),
     )
+    if model.regime == "mostly missing tags" and prior is None:
+        # Under a missing-tag majority the spurious reads count as rows of added tags only as
+        # far as their rows are tied to the missing ones; true labels the content hides sit at
+        # random (synthetic ``missing`` 0.2: 0.075 of the rows read spurious for none).
+        model = trusted_spurious_rows(model, spurious_read_trust(direction_rows_z(given, model)))
     if model.regime in ONE_DIRECTION_REGIMES and n_spurious.any():
         # One direction: the classes share one spurious rate, and a class's read above the
         # pooled one is its own faint true labels (:func:`pooled_share_cap`).
@@ -1326,22 +1335,39 @@ def spurious_read_trust(rows_z: float) -> float:
 
     ``rows_z`` is :func:`direction_rows_z`. The two-sided confidence that the spurious reads'
     rows depart from chance with respect to the missing reads' rows. Spurious labels a noise
-    process made are tied to the rows it also dropped tags from, one way (a mixture: z −2 to
-    −14 on the benchmark's ``mixed`` and ``symmetric`` cases read as ``mostly missing tags``)
-    or the other (a wrong label displacing a true one: up to +18 on pairflip); true labels the
-    content does not show, read as spurious, sit at random (synthetic ``missing`` 0.2: −0.5).
-    A spurious minority drawn independently of the dropped tags is discounted too: nothing in
-    the rows tells it from those true labels.
+    process made are tied to the rows it also dropped tags from, one way (a mixture: z −2.5 to
+    −7.4 on the benchmark's ``mixed`` cases read as ``mostly missing tags``) or the other (a
+    wrong label displacing a true one: up to +18 on pairflip); true labels the content does
+    not show, read as spurious, sit at random (synthetic ``missing`` 0.2: −0.75). A spurious
+    minority drawn independently of the dropped tags is discounted too: nothing in the rows
+    tells it from those true labels.
     """
     return float(math.erf(abs(rows_z) / math.sqrt(2.0)))
 
 
-def missing_dominance(model: NoiseModel, labels: np.ndarray) -> float:
-    """How purely the estimated noise drops tags, in [0, 1]: ``max(0, 1 − 2 · t · s / m)``.
+def trusted_spurious_rows(model: NoiseModel, trust: float) -> NoiseModel:
+    """The model with its spurious row share, and that share's part of the union (the rows
+    read as spurious only), times ``trust`` in [0, 1] (:func:`spurious_read_trust`); the cells
+    and counts are unchanged. A model whose regime the discount would change is returned as
+    it is (in a ``mostly missing tags`` regime it can only tip a few-rows reading to ``clean``,
+    which would open removals)."""
+    missing = model.missing_row_rate
+    spurious_only = max(model.row_rate - missing, 0.0)
+    trusted = replace(
+        model,
+        spurious_row_share=trust * model.spurious_row_rate,
+        missing_row_share=missing,
+        noisy_row_rate=missing + trust * spurious_only,
+    )
+    return trusted if trusted.regime == model.regime else model
 
-    ``s`` and ``m`` the estimated shares of rows with a spurious and with a missing label, ``t``
-    the trust in the spurious reads (:func:`spurious_read_trust`; labels (N, C) the given
-    labels); 0 unless the regime is ``mostly missing tags`` (m ≥ 2 s), 1 when no spurious label
+
+def missing_dominance(model: NoiseModel) -> float:
+    """How purely the estimated noise drops tags, in [0, 1]: ``max(0, 1 − 2 · s / m)``.
+
+    ``s`` and ``m`` the estimated shares of rows with a spurious and with a missing label (in a
+    ``mostly missing tags`` regime ``s`` is the trusted share, :func:`trusted_spurious_rows`);
+    0 unless the regime is ``mostly missing tags`` (m ≥ 2 s), 1 when no spurious label
     is estimated (or ``--noise missing``). It weights the absent-class row score in
     :func:`fuse_rows`. Measured on the 42-case matrix (docs/benchmarks.md, "The row score of a
     missing-tag regime"): a hard switch to the absent-class score in the missing regime cost
@@ -1354,8 +1380,7 @@ def missing_dominance(model: NoiseModel, labels: np.ndarray) -> float:
     if model.regime != "mostly missing tags":
         return 0.0
     spurious, missing = model.spurious_row_rate, model.missing_row_rate
-    trusted = spurious_read_trust(direction_rows_z(labels, model)) * spurious
-    return float(np.clip(1.0 - MISSING_DOMINANCE_SLOPE * trusted / missing, 0.0, 1.0))
+    return float(np.clip(1.0 - MISSING_DOMINANCE_SLOPE * spurious / missing, 0.0, 1.0))
 
 
 def noise_posterior(

@@ -327,7 +327,7 @@ def fuse_outputs(
         suspicions,
         anchor=CELL_SIGNAL,
         missing_sign=suspicion_rank(strongest_missing_sign(labels, presence), HIGH_IS_SUSPECT),
-        missing_weight=missing_dominance(model, labels),
+        missing_weight=missing_dominance(model),
     )
     label_quality = 1.0 - fused_suspicion
     estimated = model.row_rate

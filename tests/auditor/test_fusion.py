@@ -45,6 +45,7 @@ from auditor.fusion import (
     tail_qvalues,
     true_label_positions,
     true_label_share,
+    trusted_spurious_rows,
     union_row_rate,
 )
 from auditor.metrics import auroc
@@ -217,7 +218,7 @@ def test_missing_tag_rows_are_ranked_by_their_absent_classes_not_their_given_lab
     model = estimate_noise_model(noisy, presence)
     suspicions = row_suspicions(noisy, presence, model, rng)
     sign = suspicion_rank(strongest_missing_sign(noisy, presence), "high_is_suspect")
-    weight = missing_dominance(model, noisy)
+    weight = missing_dominance(model)
     before = auroc(truth, fuse_rows(suspicions, anchor="cell"))
     after = auroc(truth, fuse_rows(suspicions, "cell", missing_sign=sign, missing_weight=weight))
     # measured: regime mostly missing tags, weight 0.78; row AUROC 0.746 -> 0.921 (seeds 1-3:
@@ -227,7 +228,7 @@ def test_missing_tag_rows_are_ranked_by_their_absent_classes_not_their_given_lab
     # Spurious noise keeps the fused score as it was: no weight on the absent classes.
     clean, noisy, presence = simulated("spurious", 0.3, seed=0)
     model = estimate_noise_model(noisy, presence)
-    assert missing_dominance(model, noisy) == 0.0
+    assert missing_dominance(model) == 0.0
     cell = {"cell": suspicion_rank(direction_row_score(noisy, presence, model), "high_is_suspect")}
     np.testing.assert_allclose(
         fuse_rows(cell, "cell", missing_sign=np.ones(len(noisy)), missing_weight=0.0),
@@ -647,10 +648,11 @@ def test_spurious_reads_at_random_rows_weigh_less_against_the_absent_classes() -
         clean, noisy, presence = one_way_noise(0.5, missing_share, seed, faint=faint)
         model = estimate_noise_model(noisy, presence)
         assert model.regime == "mostly missing tags"
-        ratio = model.spurious_row_rate / model.missing_row_rate
-        untrusted = float(np.clip(1.0 - 2.0 * ratio, 0.0, 1.0))
-        weight = missing_dominance(model, noisy)
+        read, missing, _ = evidence_row_rates(noisy, presence, model)  # before the trust
+        untrusted = float(np.clip(1.0 - 2.0 * read / missing, 0.0, 1.0))
+        weight = missing_dominance(model)
         truth = (clean != noisy).any(axis=1)
+        true_spurious = ((noisy == 1) & (clean == 0)).any(axis=1).mean()
         suspicions = row_suspicions(noisy, presence, model, np.random.default_rng(10))
         sign = suspicion_rank(strongest_missing_sign(noisy, presence), "high_is_suspect")
         before, after = (
@@ -658,15 +660,44 @@ def test_spurious_reads_at_random_rows_weigh_less_against_the_absent_classes() -
             for w in (untrusted, weight)
         )
         if faint:
-            # measured z −1.5 / −0.1 / −1.1: weight 0.57 / 0.70 / 0.61 -> 0.63 / 0.98 / 0.72,
-            # row AUROC 0.892 / 0.907 / 0.899 -> 0.898 / 0.917 / 0.909
+            # measured z −1.43 / −0.07 / −1.16: spurious rows read 0.083 / 0.066 / 0.087 for
+            # none, trusted 0.070 / 0.004 / 0.066; weight 0.57 / 0.71 / 0.61 -> 0.64 / 0.98 /
+            # 0.71, row AUROC 0.893 / 0.909 / 0.901 -> 0.900 / 0.917 / 0.909
             assert abs(direction_rows_z(noisy, model)) < 2
+            trust = spurious_read_trust(direction_rows_z(noisy, model))
+            assert model.spurious_row_rate == pytest.approx(trust * read)
+            assert model.spurious_row_rate < read
             assert weight > untrusted + 0.05
             assert after > before + 0.004
         else:
-            # measured z −6.1 / −6.1 / −6.6: the reads are trusted, the weight as before
+            # measured z −5.88 / −6.22 / −6.00: the reads are trusted, the rate and the weight
+            # as read (spurious rows 0.133 / 0.139 / 0.164 for 0.15)
             assert direction_rows_z(noisy, model) < -4
+            assert model.spurious_row_rate == pytest.approx(read, abs=1e-6)
+            assert abs(model.spurious_row_rate - true_spurious) < 0.03
             assert weight == pytest.approx(untrusted, abs=1e-6)
+
+
+def test_trusted_spurious_rows_scale_the_spurious_share_and_its_part_of_the_union() -> None:
+    _, noisy, presence = simulated("missing", 0.3)
+    model = dataclasses.replace(
+        estimate_noise_model(noisy, presence),
+        spurious_row_share=0.08,
+        missing_row_share=0.30,
+        noisy_row_rate=0.36,  # 0.06 of the rows read as spurious only
+    )
+    half = trusted_spurious_rows(model, 0.5)
+    assert (half.spurious_row_rate, half.missing_row_rate) == (0.04, 0.30)
+    assert half.row_rate == pytest.approx(0.33)
+    assert half.regime == model.regime == "mostly missing tags"
+    np.testing.assert_array_equal(half.spurious_cells, model.spurious_cells)
+    none = trusted_spurious_rows(model, 0.0)
+    assert (none.spurious_row_rate, none.row_rate) == (0.0, 0.30)
+    # a reading of few rows that the trust would tip to "clean" (which opens removals) is kept
+    few = dataclasses.replace(
+        model, spurious_row_share=0.006, missing_row_share=0.015, noisy_row_rate=0.02
+    )
+    assert trusted_spurious_rows(few, 0.0) is few
 
 
 def test_pooled_share_cap_keeps_each_class_at_most_at_the_pooled_share() -> None:
@@ -861,7 +892,7 @@ def test_true_labels_the_content_hides_stop_reading_as_spurious_where_labels_com
         # spurious, the label context keeps none of them
         assert read.sum() > 500 and model.n_spurious.sum() < 0.1 * read.sum()
         assert model.regime == "mostly missing tags" and model.spurious_row_rate < 0.03
-        assert missing_dominance(model, noisy) > 0.8
+        assert missing_dominance(model) > 0.8
         # tags drawn by class frequency sit in their rows as the absent cells do, so they are
         # still counted: measured 492 / 374 / 597 of 900, where the content alone read 1,798 /
         # 1,900 / 1,999 (the hidden true labels among them). Here the hidden labels are a
@@ -975,11 +1006,12 @@ def test_row_rates_are_read_in_the_evidence_the_counts_come_from() -> None:
         model = estimate_noise_model(labels, presence, held_out=held_out)
         errors.append(abs(model.missing_row_rate - true_rows))
         spurious, missing, noisy = evidence_row_rates(labels, held_out, model)
-        assert (model.spurious_row_rate, model.missing_row_rate, model.row_rate) == (
-            spurious,
-            missing,
-            noisy,
-        )
+        # a missing-tag regime counts its spurious reads' rows as far as they are trusted
+        assert model.regime == "mostly missing tags"
+        trust = spurious_read_trust(direction_rows_z(labels, model))
+        assert model.missing_row_rate == missing
+        assert model.spurious_row_rate == pytest.approx(trust * spurious)
+        assert model.row_rate == pytest.approx(missing + trust * (noisy - missing))
     assert max(errors) <= 0.11
     assert float(np.mean(errors)) <= 0.075
 
