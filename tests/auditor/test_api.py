@@ -45,7 +45,8 @@ def test_example_finds_the_hidden_noise_and_cleaning_helps(
     example_run: tuple[dict[str, Any], Path],
 ) -> None:
     numbers, _ = example_run
-    # Measured at seeds 0, 1, 2: AUROC 0.864, 0.829, 0.864 (chance is 0.5).
+    # Measured at seeds 0, 1, 2: AUROC 0.849, 0.824, 0.865 (chance is 0.5; 0.871 at seed 0
+    # before the rows test read the held-out selection, docs/benchmarks.md, rates10).
     assert numbers["auroc"] >= 0.80
     # Measured: 400 wrong cells -> 318, 363, 328 after relabelling the flagged rows.
     assert numbers["wrong_cells_after"] <= 0.93 * numbers["wrong_cells_before"]
