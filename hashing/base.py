@@ -65,6 +65,12 @@ class HashSettings:
         signals (every row's codes go through the per-epoch signal pass), so they are not fully
         unseen: SCBCH's neighbour vote counts their labels when it weighs the trained rows.
         Off by default: measured on too few runs to choose (see examples/bench_train.py).
+    weight_average : parameter averaging. 0 (default): off, the trained weights are the live
+        ones. d in (0, 1): an exponential moving average of the parameters with decay d per
+        optimiser step (bias-corrected, ``hashing.averaging.WeightAverage``; about 1 / (1 - d)
+        steps, 70 steps an epoch at 10,000 rows and batch 128) is what the per-epoch signal
+        pass and held-out score read and what the model ends with; training steps the live
+        weights. MEASUREMENT: see docs/benchmarks.md, "Issue 15, eighth session".
     """
 
     epochs: int = 30
@@ -78,6 +84,7 @@ class HashSettings:
     eval_batch_size: int = 4096
     standardize_inputs: bool = True
     holdout_fraction: float = 0.0
+    weight_average: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict of every field."""
@@ -108,6 +115,8 @@ class HashSettings:
             raise ValueError("signal_average_epochs must be >= 1")
         if not 0.0 <= self.holdout_fraction <= 0.5:
             raise ValueError(f"holdout_fraction must be in [0, 0.5], got {self.holdout_fraction}")
+        if not 0.0 <= self.weight_average < 1.0:
+            raise ValueError(f"weight_average must be in [0, 1), got {self.weight_average}")
 
 
 Direction = Literal["low_is_suspect", "high_is_suspect"]
