@@ -31,7 +31,8 @@ logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int, dict[str, float]], None]
 """``progress(epoch, n_epochs, logs)`` after each epoch; ``epoch`` counts completed epochs (1..n)
-and ``logs`` holds that epoch's scalar history entries (mean loss terms, timings, method logs)."""
+and ``logs`` holds that epoch's scalar history entries (mean loss terms, timings, method logs).
+With ``weight_average`` on, the model holds the averaged weights during the call."""
 
 STATE_FORMAT = "hashaudit.cross_modal_hasher/1"
 MIN_BITS, MAX_BITS = 8, 256
@@ -252,9 +253,9 @@ def train_method(
     With ``settings.holdout_fraction > 0`` (the stopping rule) also ``holdout_map_i2t`` and
     ``holdout_map_t2i``; the best epoch's record gets ``selected: True`` and the model ends with
     that epoch's weights (the signals in the history stay those of each epoch).
-    With ``settings.weight_average > 0`` the signal pass, the held-out score and the final
-    weights read the moving average of the weights (``hashing.averaging``); the optimiser keeps
-    stepping the live ones.
+    With ``settings.weight_average > 0`` the signal pass, the held-out score, ``progress`` and
+    the final weights read the moving average of the weights (``hashing.averaging``); the
+    optimiser keeps stepping the live ones.
 
     In a distributed run (an initialised ``torch.distributed`` process group of W > 1 ranks,
     e.g. under ``torchrun``) every rank calls this with the same tensors, the same seed and the
@@ -327,7 +328,10 @@ def train_method(
         history.append(record)
         logger.debug("epoch %d/%d %s", epoch + 1, settings.epochs, scalars)
         if progress is not None:
-            progress(epoch + 1, settings.epochs, scalars)
+            # a callback that reads the model (examples/bench_train.py scores it) sees the
+            # weights the epoch would end training with
+            with averaged_weights(average):
+                progress(epoch + 1, settings.epochs, scalars)
     if average is not None:
         average.copy_to_model()
     if selected_state is not None:

@@ -76,7 +76,16 @@ def test_the_model_ends_with_the_bias_corrected_average_of_every_step(
     monkeypatch.setattr(torch.optim.Adam, "step", step_and_record)
     live = fit(data, default_settings("plain", **TINY))
     monkeypatch.setattr(torch.optim.Adam, "step", original_step)
-    averaged = fit(data, default_settings("plain", weight_average=decay, **TINY))
+    image = arrays(data)[0]
+    averaged = CrossModalHasher(
+        default_settings("plain", weight_average=decay, **TINY), bits=16, seed=0
+    )
+    seen_by_progress: list[np.ndarray] = []
+
+    def progress(epoch: int, n_epochs: int, logs: dict[str, float]) -> None:
+        seen_by_progress.append(averaged.encode_image(image))
+
+    averaged.fit(*arrays(data), progress=progress)
 
     expected = {name: torch.zeros_like(value) for name, value in recorded[0].items()}
     for step, values in enumerate(recorded, start=1):
@@ -93,9 +102,9 @@ def test_the_model_ends_with_the_bias_corrected_average_of_every_step(
         if name.endswith("weight")
     )
     assert lag > 1e-3
-    # ... and it is what encodes: the codes of the averaged weights, not the live ones
-    image = arrays(data)[0]
+    # ... and it is what encodes (and what a progress callback reads), not the live weights
     assert not np.array_equal(live.encode_image(image), averaged.encode_image(image))
+    np.testing.assert_array_equal(seen_by_progress[-1], averaged.encode_image(image))
     reloaded = CrossModalHasher.from_state_dict(averaged.state_dict())
     np.testing.assert_array_equal(reloaded.encode_image(image), averaged.encode_image(image))
 
