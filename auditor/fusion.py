@@ -34,7 +34,9 @@ No ground truth is used anywhere here. The rules (docs/design.md, "How the audit
 4. **Noise rate.** Per direction, the share of rows holding a wrong cell: the counts over the
    number of wrong cells per wrong row, read from how the selected cells gather in rows beyond
    chance (:func:`clustered_row_rate`); overall, the union of the two directions with their
-   overlap read the same way, from cell pairs (:func:`union_row_rate`). Under a missing-tag
+   overlap read the same way, from cell pairs (:func:`union_row_rate`); where those pairs say
+   each wrong label displaced a true one, both directions read one share, their mean
+   (:func:`displaced_row_share`). Under a missing-tag
    majority the spurious rows count as far as their rows depart from chance against the
    missing ones in the held-out evidence, as noise's do (:func:`evidence_rows_z`,
    :func:`trusted_spurious_rows`). A count that would
