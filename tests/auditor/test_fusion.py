@@ -17,8 +17,10 @@ from auditor.fusion import (
     count_saturates,
     direction_counts,
     direction_qvalues,
+    direction_regime,
     direction_row_score,
     direction_rows_z,
+    displaced_row_share,
     displaced_shares,
     estimate_noise_model,
     evidence_row_rates,
@@ -36,6 +38,7 @@ from auditor.fusion import (
     resolvable_tails,
     row_share_bracket,
     row_spurious_lift,
+    rows_wrong_both_ways,
     saturation_reason,
     spurious_read_trust,
     stack_presence,
@@ -460,6 +463,50 @@ def test_union_row_rate_reads_the_rows_wrong_both_ways_through_the_selections_di
     missing = selection(np.arange(1500, 4500), ~given)
     rate = union_row_rate(spurious, missing, labels, (0.15, 0.3), (0.6, 0.6))
     assert abs(rate - 0.45) < 0.03
+
+
+def test_displaced_row_share_reads_one_share_only_where_the_directions_share_their_rows() -> None:
+    # every row of the smaller direction also wrong the other way, neither twice the other
+    assert displaced_row_share((0.27, 0.23), 0.25) == pytest.approx(0.25)
+    assert displaced_row_share((0.27, 0.23), 0.23) == pytest.approx(0.25)
+    # fewer rows both ways than the smaller direction holds (independent flips, mixtures)
+    assert displaced_row_share((0.27, 0.23), 0.18) is None
+    assert displaced_row_share((0.27, 0.23), -0.01) is None
+    # a direction at twice the other's rows is a one-direction regime, read as it is
+    assert direction_regime(0.78, 0.165) == "mostly missing tags"
+    assert displaced_row_share((0.165, 0.78), 0.23) is None
+    assert displaced_row_share((0.0, 0.3), 0.0) is None
+
+
+def test_where_wrong_labels_displace_true_ones_both_directions_read_one_share_of_rows() -> None:
+    # One true label swapped for an absent class in a fifth of the rows; a fifth of the true
+    # labels of classes 2 and 3 leave no trace and read as spurious: the spurious rows read
+    # 0.327 / 0.296 / 0.319 / 0.283 and the missing ones 0.180 / 0.197 / 0.202 / 0.204 on
+    # seeds 1, 3, 4, 5 (truth 0.2 both), and the overall rate, their union, took the larger.
+    # Read as one share: 0.253 / 0.246 / 0.260 / 0.244.
+    for seed in (1, 3, 4, 5):
+        _, noisy, presence = swapped_labels(0.2, seed)
+        model = estimate_noise_model(noisy, presence)
+        given = noisy.astype(bool)
+        spurious, missing = model.spurious_cells, model.missing_cells
+        posterior = noise_posterior(given, presence, model)
+        precisions = (posterior[spurious].mean(), posterior[missing].mean())
+        reads = (
+            clustered_row_rate(spurious, given, precisions[0]),
+            clustered_row_rate(missing, ~given, precisions[1]),
+        )
+        assert rows_wrong_both_ways(spurious, missing, given, reads, precisions) >= min(reads)
+        assert max(reads) > 0.2 + 0.08  # the larger read, the overall rate before
+        assert model.regime == "both directions"
+        assert model.spurious_row_rate == model.missing_row_rate == model.row_rate
+        assert abs(model.row_rate - 0.2) < 0.065
+    # seeds 0 and 2 read as mostly spurious tags (0.339 / 0.270 against 0.147 / 0.133): two
+    # reads that far apart are not one share, and are left as read
+    for seed in (0, 2):
+        _, noisy, presence = swapped_labels(0.2, seed)
+        model = estimate_noise_model(noisy, presence)
+        assert model.regime == "mostly spurious tags"
+        assert model.spurious_row_rate > 2 * model.missing_row_rate
 
 
 def test_missing_share_read_against_given_labels_full_of_spurious_ones_is_corrected() -> None:
