@@ -1146,12 +1146,12 @@ def displaced_spurious_counts(
     spurious labels it left unread (U of them), so the spurious labels are n (1 − π) + U, and
     the correction is a lower bound. At heavy noise U is large: symmetric 0.5 read 2,088 /
     2,260 spurious cells for 4,493 / 3,205 (MIRFlickr stand-in / synthetic; the selections
-    0.79 / 0.70 spurious, π 0.30 / 0.37), and the rows 0.36 / 0.41 for 0.49 / 0.50. The missing
-    count bounds the spurious one from below there; the correction is undone in proportion,
-    class by class, until the totals meet or nothing of it is left (the read before it is the
-    Scott bound, an upper bound where no context is read). Only :func:`evidence_row_rates`
-    uses these counts, and only where they still read a displacement: a mixture's or a
-    missing-tag regime's missing labels displaced nothing.
+    0.79 / 0.70 spurious, π 0.30 / 0.37), and the noisy rows 0.435 / 0.409 for 0.492 / 0.496.
+    The missing count bounds the spurious one from below there; the correction is undone in
+    proportion, class by class, until the totals meet or none of it is left (never above the
+    read before it). Only :func:`evidence_row_rates` uses these counts, and only where they
+    still read a displacement: a mixture's or a missing-tag regime's missing labels displaced
+    nothing.
     """
     if read is None:
         return None
