@@ -22,6 +22,7 @@ from auditor.fusion import (
     direction_rows_z,
     displaced_row_share,
     displaced_shares,
+    displaced_spurious_counts,
     estimate_noise_model,
     evidence_row_rates,
     evidence_rows_z,
@@ -530,20 +531,28 @@ def test_missing_share_read_against_given_labels_full_of_spurious_ones_is_correc
     assert abs(n_spurious[0] / given.sum() - truth_spurious) < 0.05
 
 
+def redrawn_labels(rate: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """clean, noisy (3000, 12) and a presence calibrated to the noisy labels that sees the
+    clean ones: ``rate`` of the rows get all their labels redrawn at random, as many as they
+    had (the symmetric protocol: every wrong label displaced a true one)."""
+    rng = np.random.default_rng(seed)
+    clean = (rng.random((3000, 12)) < 0.25).astype(np.uint8)
+    clean[clean.sum(axis=1) < 2, :2] = 1
+    noisy = clean.copy()
+    for row in rng.choice(3000, size=int(rate * 3000), replace=False):
+        noisy[row] = 0
+        noisy[row, rng.choice(12, clean[row].sum(), replace=False)] = 1
+    evidence = clean * 2.0 + rng.normal(scale=0.9, size=clean.shape)
+    return clean, noisy, calibrate_presence(evidence, noisy)
+
+
 def test_row_rates_of_labels_redrawn_wholesale_count_each_row_once() -> None:
     # 20 % of the rows get all their labels redrawn at random (the symmetric protocol): the
     # wrong cells gather 2.3 per wrong row, and a selection that misses some of them scatters
     # the rest over more rows
     for seed in (0, 1, 2):
-        rng = np.random.default_rng(seed)
-        clean = (rng.random((3000, 12)) < 0.25).astype(np.uint8)
-        clean[clean.sum(axis=1) < 2, :2] = 1
-        noisy = clean.copy()
-        for row in rng.choice(3000, size=600, replace=False):
-            noisy[row] = 0
-            noisy[row, rng.choice(12, clean[row].sum(), replace=False)] = 1
-        evidence = clean * 2.0 + rng.normal(scale=0.9, size=clean.shape)
-        model = estimate_noise_model(noisy, calibrate_presence(evidence, noisy))
+        clean, noisy, presence = redrawn_labels(0.2, seed)
+        model = estimate_noise_model(noisy, presence)
         spurious = ((noisy == 1) & (clean == 0)).any(axis=1).mean()
         missing = ((noisy == 0) & (clean == 1)).any(axis=1).mean()
         # measured (seeds 0 / 1 / 2): spurious rows 0.193 / 0.194 / 0.200, missing rows
@@ -553,6 +562,51 @@ def test_row_rates_of_labels_redrawn_wholesale_count_each_row_once() -> None:
         assert abs(model.missing_row_rate - missing) < 0.04, seed
         assert abs(model.row_rate - (noisy != clean).any(axis=1).mean()) < 0.04, seed
         assert model.missing_rows.mean() > missing + 0.08
+
+
+def test_a_displacement_reads_its_rows_from_spurious_counts_as_many_as_the_missing_ones() -> None:
+    # Half the rows redrawn wholesale; the spurious counts cut by 30 %, as the label context
+    # cuts them where the selection holds visible true labels in place of unread spurious ones
+    # (the benchmark's symmetric 0.5: 0.30 / 0.37 taken out of counts that were right or low).
+    # Measured (seeds 0 / 1 / 2): the model's own counts read 0.509 / 0.536 / 0.518 of the rows
+    # for 0.497 / 0.498 / 0.499; cut, 0.424 / 0.445 / 0.425; floored at the missing count,
+    # 0.506 / 0.511 / 0.480.
+    for seed in (0, 1, 2):
+        clean, noisy, presence = redrawn_labels(0.5, seed)
+        model = estimate_noise_model(noisy, presence)
+        given = noisy.astype(bool)
+        truth = (noisy != clean).any(axis=1).mean()
+        cut = dataclasses.replace(model, n_spurious=np.round(0.7 * model.n_spurious).astype(int))
+        assert cut.n_spurious.sum() < model.n_missing.sum() < model.n_spurious.sum()
+        low = evidence_row_rates(given, presence, cut)
+        floored = evidence_row_rates(given, presence, cut, model.n_spurious)
+        assert low[0] == low[1] == low[2] < truth - 0.05
+        assert floored[0] == floored[1] == floored[2]
+        assert abs(floored[2] - truth) < 0.03, seed
+    # a mixture's missing labels displaced nothing: its rows are read as before
+    for seed in (0, 1, 2):
+        _, noisy, presence = directed_noise("mixed", 0.4, seed)
+        model = estimate_noise_model(noisy, presence)
+        given = noisy.astype(bool)
+        cut = dataclasses.replace(model, n_spurious=np.round(0.7 * model.n_spurious).astype(int))
+        assert cut.n_spurious.sum() < model.n_missing.sum()
+        reads = evidence_row_rates(given, presence, cut)
+        assert evidence_row_rates(given, presence, cut, model.n_spurious) == reads
+
+
+def test_displaced_spurious_counts_undo_the_context_cut_up_to_the_missing_total() -> None:
+    counts, read = np.array([70, 140, 0]), np.array([100, 200, 0])
+    # half the cut undone in each class: 85 + 170 = 255, the missing total
+    floored = displaced_spurious_counts(counts, read, np.array([100, 100, 55]))
+    assert floored is not None and floored.tolist() == [85, 170, 0]
+    # never above the read before the cut
+    floored = displaced_spurious_counts(counts, read, np.array([500, 0, 0]))
+    assert floored is not None and floored.tolist() == [100, 200, 0]
+    # nothing to floor: the missing total is lower, nothing was cut, or no read is given
+    assert displaced_spurious_counts(counts, read, np.array([100, 100, 0])) is None
+    assert displaced_spurious_counts(read, read, np.array([500, 0, 0])) is None
+    assert displaced_spurious_counts(counts, None, np.array([500, 0, 0])) is None
+    assert displaced_spurious_counts(np.zeros(3, int), read, np.array([500, 0, 0])) is None
 
 
 def test_clustered_row_rate_stays_between_one_cell_per_row_and_the_largest_class() -> None:
