@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from hashing.averaging import WeightAverage, averaged_weights
 from hashing.base import EpochRecord, HashMethod, HashSettings
 from hashing.devices import resolve_device
 from hashing.methods import default_settings, method_class, method_of_settings
@@ -30,7 +31,8 @@ logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int, dict[str, float]], None]
 """``progress(epoch, n_epochs, logs)`` after each epoch; ``epoch`` counts completed epochs (1..n)
-and ``logs`` holds that epoch's scalar history entries (mean loss terms, timings, method logs)."""
+and ``logs`` holds that epoch's scalar history entries (mean loss terms, timings, method logs).
+With ``weight_average`` on, the model holds the averaged weights during the call."""
 
 STATE_FORMAT = "hashaudit.cross_modal_hasher/1"
 MIN_BITS, MAX_BITS = 8, 256
@@ -251,6 +253,9 @@ def train_method(
     With ``settings.holdout_fraction > 0`` (the stopping rule) also ``holdout_map_i2t`` and
     ``holdout_map_t2i``; the best epoch's record gets ``selected: True`` and the model ends with
     that epoch's weights (the signals in the history stay those of each epoch).
+    With ``settings.weight_average > 0`` the signal pass, the held-out score, ``progress`` and
+    the final weights read the moving average of the weights (``hashing.averaging``); the
+    optimiser keeps stepping the live ones.
 
     In a distributed run (an initialised ``torch.distributed`` process group of W > 1 ranks,
     e.g. under ``torchrun``) every rank calls this with the same tensors, the same seed and the
@@ -271,6 +276,8 @@ def train_method(
     model.fit_input_scaling(image, text)
     model.start_training(labels)
     towers = _wrap_data_parallel(model, info)
+    # created after the wrap, from the parameters DDP broadcast from rank 0
+    average = WeightAverage(model, settings.weight_average) if settings.weight_average else None
     history: list[EpochRecord] = []
     selected_state: dict[str, torch.Tensor] | None = None
     selection = EpochSelection()
@@ -285,6 +292,8 @@ def train_method(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if average is not None:
+                average.update()
             weight = float(rows.numel())
             for key, value in {"loss": loss, **terms}.items():
                 totals[key] = totals.get(key, 0.0) + weight * float(value.detach())
@@ -294,7 +303,12 @@ def train_method(
         started = time.perf_counter()
         signals: dict[str, np.ndarray] = {}
         if model.needs_epoch_pass:
-            h_image_all, h_text_all = encode_rows(model, image, text, settings.eval_batch_size)
+            # The signals read the averaged weights, as everything after a step does: the final
+            # signals and evidence then describe the model that is handed out, and the per-sample
+            # state steering the next epoch (NRCH's kept rows, SCBCH's reliabilities) comes from
+            # the weights that fit the noise later (mean-teacher style selection).
+            with averaged_weights(average):
+                h_image_all, h_text_all = encode_rows(model, image, text, settings.eval_batch_size)
             with torch.no_grad():
                 # every rank computes the same signals and per-sample state from the same codes
                 signals, logs = model.epoch_signals(epoch, h_image_all, h_text_all, labels)
@@ -302,18 +316,24 @@ def train_method(
         record["signal_seconds"] = time.perf_counter() - started
         if holdout.numel():
             held = holdout.to(labels.device)
-            codes = encode_continuous(model, image[held], text[held], settings.eval_batch_size)
-            query_ap = holdout_query_ap(*codes, labels[held])
-            record.update(holdout_map_i2t=float(query_ap[:, 0].mean()))
-            record.update(holdout_map_t2i=float(query_ap[:, 1].mean()))
-            if selection.offer(epoch + 1, query_ap.mean(axis=1)):
-                selected_state = copy.deepcopy(model.state_dict())
+            with averaged_weights(average):
+                codes = encode_continuous(model, image[held], text[held], settings.eval_batch_size)
+                query_ap = holdout_query_ap(*codes, labels[held])
+                record.update(holdout_map_i2t=float(query_ap[:, 0].mean()))
+                record.update(holdout_map_t2i=float(query_ap[:, 1].mean()))
+                if selection.offer(epoch + 1, query_ap.mean(axis=1)):
+                    selected_state = copy.deepcopy(model.state_dict())
         scalars = {key: value for key, value in record.items() if key != "epoch"}
         record["signals"] = signals
         history.append(record)
         logger.debug("epoch %d/%d %s", epoch + 1, settings.epochs, scalars)
         if progress is not None:
-            progress(epoch + 1, settings.epochs, scalars)
+            # a callback that reads the model (examples/bench_train.py scores it) sees the
+            # weights the epoch would end training with
+            with averaged_weights(average):
+                progress(epoch + 1, settings.epochs, scalars)
+    if average is not None:
+        average.copy_to_model()
     if selected_state is not None:
         # the stopping rule: the weights of the epoch the held-out slice selected
         model.load_state_dict(selected_state)

@@ -25,12 +25,13 @@ N_ROWS = 245  # with batch 50: four batches of 50 and one of 45, split 23/22 acr
 BITS = 16
 
 # Small towers and few epochs, with every method's per-sample machinery switched on after the
-# first epoch (NRCH's keep mask, SCBCH's reliability weights, RSHNL's self-paced weights).
+# first epoch (NRCH's keep mask, SCBCH's reliability weights, RSHNL's self-paced weights), and
+# parameter averaging on for two of them (each rank keeps its own average: they must agree).
 SETTINGS: dict[str, dict[str, Any]] = {
     "plain": {},
     "rshnl": {"self_paced_start_epoch": 1, "pace": 2.0},
-    "scbch": {"reliability_start_epoch": 1, "neighbours": 5},
-    "nrch": {"warmup_epochs": 1, "ramp_epochs": 1},
+    "scbch": {"reliability_start_epoch": 1, "neighbours": 5, "weight_average": 0.8},
+    "nrch": {"warmup_epochs": 1, "ramp_epochs": 1, "weight_average": 0.8},
 }
 
 
