@@ -1118,13 +1118,12 @@ def counted_row_rates(
     spurious_share = clustered_row_rate(spurious, given, precisions[0])
     missing_share = clustered_row_rate(missing, ~given, precisions[1])
     rates = (spurious_share, missing_share)
-    noisy = union_row_rate(spurious, missing, given, rates, precisions)
-    if noisy < spurious_share + missing_share:  # both directions read, with rows in common
-        both = rows_wrong_both_ways(spurious, missing, given, rates, precisions)
-        shared = displaced_row_share(rates, both)
-        if shared is not None:
-            return shared, shared, shared, True
-    return spurious_share, missing_share, noisy, False
+    # the cell pairs are read once, for the union and for the displacement test
+    both = rows_wrong_both_ways(spurious, missing, given, rates, precisions)
+    shared = None if both is None else displaced_row_share(rates, both)
+    if shared is not None:
+        return shared, shared, shared, True
+    return spurious_share, missing_share, union_of_shares(rates, both), False
 
 
 def displaced_spurious_counts(
@@ -1328,10 +1327,17 @@ def union_row_rate(
     (the rule before that) undercounted every mixture by its minority direction (mixed 0.8:
     0.61 for 0.81); the plain union of the selections overcounted pairflip (0.62 for 0.50).
     """
-    s, m = rates
-    if s <= 0 or m <= 0 or not np.any(spurious_cells) or not np.any(missing_cells):
-        return float(min(1.0, s + m))
     both = rows_wrong_both_ways(spurious_cells, missing_cells, labels, rates, precisions)
+    return union_of_shares(rates, both)
+
+
+def union_of_shares(rates: tuple[float, float], both: float | None) -> float:
+    """``s + m − both`` for the two directions' row shares ``rates`` ``(s, m)``, with ``both``
+    (:func:`rows_wrong_both_ways`) clipped to ``[max(0, s + m − 1), min(s, m)]``; ``min(1, s +
+    m)`` where ``both`` is None (a direction read nothing)."""
+    s, m = rates
+    if both is None:
+        return float(min(1.0, s + m))
     both = float(np.clip(both, max(0.0, s + m - 1.0), min(s, m)))
     return float(s + m - both)
 
@@ -1342,14 +1348,17 @@ def rows_wrong_both_ways(
     labels: np.ndarray,
     rates: tuple[float, float],
     precisions: tuple[float, float] = (1.0, 1.0),
-) -> float:
+) -> float | None:
     """Share of rows wrong in both directions as the cell pairs read it, unclipped
-    (:func:`union_row_rate` explains the reading; parameters as there, both ``rates`` above 0
-    and both selections (N, C) non-empty): ``s·m + excess / (ρ_s ρ_m N w_s w_m)``."""
+    (:func:`union_row_rate` explains the reading; parameters as there):
+    ``s·m + excess / (ρ_s ρ_m N w_s w_m)``, or None where a direction's share is 0 or its
+    selection (N, C) empty."""
+    s, m = rates
+    if s <= 0 or m <= 0 or not np.any(spurious_cells) or not np.any(missing_cells):
+        return None
     spurious_cells = np.asarray(spurious_cells, dtype=bool)
     missing_cells = np.asarray(missing_cells, dtype=bool)
     given = np.asarray(labels).astype(bool)
-    s, m = rates
     n_rows = given.shape[0]
     observed = float((spurious_cells.sum(axis=1) * missing_cells.sum(axis=1)).sum())
     chance = float(
