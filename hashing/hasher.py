@@ -49,7 +49,8 @@ def shuffled_batches(
     order = torch.randperm(n_rows, generator=generator)
     batches = list(torch.split(order, batch_size))
     if len(batches) > 1 and batches[-1].numel() < 2:
-        batches[-2] = torch.cat([batches[-2], batches.pop()])
+        single = batches.pop()
+        batches[-1] = torch.cat([batches[-1], single])
     return batches
 
 
