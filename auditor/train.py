@@ -103,13 +103,21 @@ def evaluate_retrieval(
     )
 
 
-def training_overrides(epochs: int | None, holdout_fraction: float | None) -> dict[str, Any]:
-    """The settings fields ``audit train`` lets a user override (None: the method's default)."""
+def training_overrides(
+    epochs: int | None, holdout_fraction: float | None, average_epochs: float | None = None
+) -> dict[str, Any]:
+    """The settings fields ``audit train`` lets a user override (None: the method's default).
+
+    ``average_epochs`` is the weight average's horizon in epochs
+    (``HashSettings.weight_average_epochs``; 0 turns averaging off, including a per-step decay
+    the method's defaults may set)."""
     overrides: dict[str, Any] = {}
     if epochs is not None:
         overrides["epochs"] = epochs
     if holdout_fraction is not None:
         overrides["holdout_fraction"] = holdout_fraction
+    if average_epochs is not None:
+        overrides.update(weight_average_epochs=average_epochs, weight_average=0.0)
     return overrides
 
 
@@ -123,14 +131,17 @@ def fit_hasher(
     device: str | None = None,
     progress: ProgressCallback | None = None,
     holdout_fraction: float | None = None,
+    average_epochs: float | None = None,
 ) -> tuple[CrossModalHasher, float]:
     """Train ``method`` on the train rows' given labels; return it and the training wall time
     in seconds. ``holdout_fraction`` overrides the method's stopping rule (see
-    ``HashSettings.holdout_fraction``); it sees the train rows only. In a distributed run every
+    ``HashSettings.holdout_fraction``); it sees the train rows only. ``average_epochs``
+    overrides the weight average's horizon (``training_overrides``). In a distributed run every
     rank calls this (training is data-parallel)."""
     check_trainable(dataset)
     assert dataset.image is not None and dataset.text is not None
-    settings = default_settings(method, **training_overrides(epochs, holdout_fraction))
+    overrides = training_overrides(epochs, holdout_fraction, average_epochs)
+    settings = default_settings(method, **overrides)
     hasher = CrossModalHasher(settings, bits=bits, seed=seed, device=device)
     train = dataset.train_mask
     started = time.perf_counter()
@@ -147,6 +158,7 @@ class TrainingOptions(TypedDict, total=False):
     device: str | None
     progress: ProgressCallback | None
     holdout_fraction: float | None
+    average_epochs: float | None
 
 
 def train_hasher(
@@ -186,18 +198,17 @@ def training_metrics(
     method: str,
     bits: int,
     seed: int,
-    epochs: int | None,
     seconds: float,
     processes: int = 1,
     input_path: str | Path | None = None,
-    holdout_fraction: float | None = None,
     truth: np.ndarray | None = None,
     truth_path: str | Path | None = None,
 ) -> dict[str, Any]:
     """``metrics.json``: the retrieval scores (with ``relevance_note`` when relevance came from
     the noisy labels), the random-ranking floor, the epoch kept, what was trained on what, and
-    the provenance (settings, classes, seed, input fingerprint, truth file)."""
-    settings = default_settings(method, **training_overrides(epochs, holdout_fraction))
+    the provenance (the settings ``hasher`` trained with, classes, seed, input fingerprint,
+    truth file)."""
+    settings = hasher.settings
     noisy = scores.relevance_from == "labels"
     return {
         **scores.as_dict(),

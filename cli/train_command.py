@@ -71,6 +71,16 @@ def train(
             show_default="the method's",
         ),
     ] = None,
+    average_epochs: Annotated[
+        float | None,
+        typer.Option(
+            "--average-epochs",
+            help="Keep a moving average of the weights over about this many last epochs and "
+            "end with it (0 = off: the last weights). Helps where retrieval peaks early and "
+            "then fits the noise; lags where training still improves at its end.",
+            show_default="the method's",
+        ),
+    ] = None,
     seed: SeedOption = 0,
     classes: ClassesOption = None,
     id_column: IdColumn = "id",
@@ -116,6 +126,10 @@ def train(
         raise typer.BadParameter(f"must be at least 1, got {epochs}", param_hint="--epochs")
     if holdout is not None and not 0.0 <= holdout <= 0.5:
         raise typer.BadParameter(f"must be in 0..0.5, got {holdout}", param_hint="--holdout")
+    if average_epochs is not None and average_epochs < 0:
+        raise typer.BadParameter(
+            f"must be 0 (off) or more, got {average_epochs}", param_hint="--average-epochs"
+        )
     relaunch_if_asked(ctx, nproc)
     with distributed_from_env(device) as world:
         # under torchrun every rank trains its shard; rank 0 alone evaluates, writes and prints
@@ -135,6 +149,7 @@ def train(
             "epochs": epochs,
             "device": device,
             "holdout_fraction": holdout,
+            "average_epochs": average_epochs,
         }
         if not world.is_main:
             fit_hasher(dataset, method, **training)
@@ -156,11 +171,9 @@ def train(
         method=method,
         bits=bits,
         seed=seed,
-        epochs=epochs,
         seconds=seconds,
         processes=processes,
         input_path=data,
-        holdout_fraction=holdout,
         truth=truth_labels,
         truth_path=truth,
     )
@@ -181,6 +194,14 @@ def train(
             f"stopping rule: kept epoch {hasher.selected_epoch_} of {hasher.settings.epochs} "
             f"(the latest within two standard errors of the best retrieval among the held-out "
             f"{hasher.settings.holdout_fraction:.0%} of the train rows, by their given labels)",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if hasher.settings.weight_average_epochs > 0:
+        result_console.print(
+            f"weights: the moving average over about the last "
+            f"{hasher.settings.weight_average_epochs:g} epochs (--average-epochs 0 keeps the last "
+            f"weights)",
             highlight=False,
             soft_wrap=True,
         )

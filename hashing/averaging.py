@@ -68,6 +68,22 @@ class WeightAverage:
                     parameter.copy_(weights)
 
 
+def decay_for_horizon(horizon_epochs: float, steps_per_epoch: int) -> float:
+    """The per-step decay whose average spans about ``horizon_epochs`` epochs.
+
+    An exponential moving average with decay d weighs the last ``1 / (1 - d)`` steps most, so
+    d = 1 - 1 / (horizon_epochs * steps_per_epoch). Counted in epochs the horizon means the same
+    on 2,000 rows as on 10,000 (a fixed per-step decay spans five times as many epochs on the
+    smaller data). A horizon shorter than one step gives 0 (no averaging: the live weights).
+    """
+    if horizon_epochs <= 0 or steps_per_epoch < 1:
+        raise ValueError(
+            f"horizon_epochs must be > 0 and steps_per_epoch >= 1, got {horizon_epochs}, "
+            f"{steps_per_epoch}"
+        )
+    return max(0.0, 1.0 - 1.0 / (horizon_epochs * steps_per_epoch))
+
+
 def averaged_weights(average: WeightAverage | None) -> contextlib.AbstractContextManager[None]:
     """``average.applied()``, or a block that changes nothing when averaging is off."""
     return contextlib.nullcontext() if average is None else average.applied()

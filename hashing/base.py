@@ -80,6 +80,10 @@ class HashSettings:
         +0.007 / +0.009 on the MIRFlickr stand-in, -0.006 on the synthetic data (image->text,
         50 %) and on Wikipedia (text->image, 50 %). SCBCH at 0.99, three seeds: +0.003 to +0.008
         in all twelve cells (a candidate default; its detection is not measured).
+    weight_average_epochs : parameter averaging with its horizon counted in epochs. 0 (default):
+        off. h > 0: the same average, its per-step decay set from the run's steps an epoch as
+        1 - 1 / (h * steps) (``hashing.averaging.decay_for_horizon``), so the horizon means the
+        same on small data as on large; setting both this and ``weight_average`` is an error.
     """
 
     epochs: int = 30
@@ -94,6 +98,7 @@ class HashSettings:
     standardize_inputs: bool = True
     holdout_fraction: float = 0.0
     weight_average: float = 0.0
+    weight_average_epochs: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict of every field."""
@@ -126,6 +131,15 @@ class HashSettings:
             raise ValueError(f"holdout_fraction must be in [0, 0.5], got {self.holdout_fraction}")
         if not 0.0 <= self.weight_average < 1.0:
             raise ValueError(f"weight_average must be in [0, 1), got {self.weight_average}")
+        if self.weight_average_epochs < 0:
+            raise ValueError(
+                f"weight_average_epochs must be >= 0, got {self.weight_average_epochs}"
+            )
+        if self.weight_average > 0 and self.weight_average_epochs > 0:
+            raise ValueError(
+                "set weight_average (a per-step decay) or weight_average_epochs (a horizon in "
+                "epochs), not both"
+            )
 
 
 Direction = Literal["low_is_suspect", "high_is_suspect"]

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from hashing.averaging import WeightAverage, averaged_weights
+from hashing.averaging import WeightAverage, averaged_weights, decay_for_horizon
 from hashing.base import EpochRecord, HashMethod, HashSettings
 from hashing.devices import resolve_device
 from hashing.methods import default_settings, method_class, method_of_settings
@@ -52,6 +52,24 @@ def shuffled_batches(
         single = batches.pop()
         batches[-1] = torch.cat([batches[-1], single])
     return batches
+
+
+def batches_per_epoch(n_rows: int, batch_size: int) -> int:
+    """How many batches ``shuffled_batches(n_rows, batch_size, ...)`` cuts (optimiser steps)."""
+    batches = math.ceil(n_rows / batch_size)
+    return batches - 1 if batches > 1 and n_rows % batch_size == 1 else batches
+
+
+def averaging_decay(settings: HashSettings, n_train_rows: int) -> float:
+    """The per-step decay of the weight average ``settings`` asks for; 0 when it is off.
+
+    ``weight_average`` is a per-step decay as given; ``weight_average_epochs`` a horizon in
+    epochs, turned into the decay for this run's steps an epoch.
+    """
+    if settings.weight_average_epochs > 0:
+        steps = batches_per_epoch(n_train_rows, settings.batch_size)
+        return decay_for_horizon(settings.weight_average_epochs, steps)
+    return settings.weight_average
 
 
 def holdout_split(
@@ -254,9 +272,9 @@ def train_method(
     With ``settings.holdout_fraction > 0`` (the stopping rule) also ``holdout_map_i2t`` and
     ``holdout_map_t2i``; the best epoch's record gets ``selected: True`` and the model ends with
     that epoch's weights (the signals in the history stay those of each epoch).
-    With ``settings.weight_average > 0`` the signal pass, the held-out score, ``progress`` and
-    the final weights read the moving average of the weights (``hashing.averaging``); the
-    optimiser keeps stepping the live ones.
+    With averaging on (``settings.weight_average`` or ``weight_average_epochs`` > 0) the signal
+    pass, the held-out score, ``progress`` and the final weights read the moving average of the
+    weights (``hashing.averaging``); the optimiser keeps stepping the live ones.
 
     In a distributed run (an initialised ``torch.distributed`` process group of W > 1 ranks,
     e.g. under ``torchrun``) every rank calls this with the same tensors, the same seed and the
@@ -278,7 +296,8 @@ def train_method(
     model.start_training(labels)
     towers = _wrap_data_parallel(model, info)
     # created after the wrap, from the parameters DDP broadcast from rank 0
-    average = WeightAverage(model, settings.weight_average) if settings.weight_average else None
+    decay = averaging_decay(settings, train_rows.numel())
+    average = WeightAverage(model, decay) if decay > 0 else None
     history: list[EpochRecord] = []
     selected_state: dict[str, torch.Tensor] | None = None
     selection = EpochSelection()

@@ -140,6 +140,23 @@ def test_truth_file_missing_an_evaluated_id_exits_2(noisy_file: Path, tmp_path: 
     assert not out.exists()
 
 
+def test_average_epochs_ends_with_averaged_weights_and_says_so(
+    noisy_file: Path, tmp_path: Path
+) -> None:
+    averaged = _train(noisy_file, tmp_path / "avg", "--average-epochs", "1")
+    last = _train(noisy_file, tmp_path / "last", "--average-epochs", "0")
+    assert averaged["provenance"]["settings"]["weight_average_epochs"] == 1
+    assert last["provenance"]["settings"]["weight_average_epochs"] == 0
+    assert "moving average over about the last 1 epochs" in averaged["stdout"]
+    assert "moving average" not in last["stdout"]
+    # the model handed out is the average, not the last step's weights
+    assert (averaged["map_i2t"], averaged["map_t2i"]) != (last["map_i2t"], last["map_t2i"])
+    out = tmp_path / "bad"
+    args = ["train", str(noisy_file), "--average-epochs", "-1", "-o", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "--average-epochs" in result.stderr and not out.exists()
+
+
 def test_holdout_stopping_rule_reports_the_kept_epoch(noisy_file: Path, tmp_path: Path) -> None:
     metrics = _train(noisy_file, tmp_path / "held", "--holdout", "0.1")
     assert 1 <= metrics["selected_epoch"] <= 2

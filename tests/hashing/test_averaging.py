@@ -11,12 +11,16 @@ from auditor.dataset import AuditDataset
 from auditor.inject import with_noise
 from auditor.synth import SynthSettings, make_synthetic
 from hashing import averaging
+from hashing.averaging import decay_for_horizon
 from hashing.base import HashSettings
 from hashing.hasher import (
     CrossModalHasher,
+    averaging_decay,
+    batches_per_epoch,
     encode_continuous,
     holdout_query_ap,
     holdout_split,
+    shuffled_batches,
     train_method,
 )
 from hashing.methods import default_settings
@@ -157,3 +161,45 @@ def test_same_seed_same_result_and_the_signals_differ_from_off(data: AuditDatase
 def test_a_decay_outside_0_1_is_refused(decay: float) -> None:
     with pytest.raises(ValueError, match="weight_average"):
         default_settings("rshnl", weight_average=decay).validate()
+
+
+@pytest.mark.parametrize("n_rows", [2, 63, 64, 65, 127, 128, 129, 193, 360])
+def test_an_epoch_steps_every_row_once_in_the_counted_batches(n_rows: int) -> None:
+    """A last batch of one row joins the one before it (65 = 64 + 1, 193 = 3 * 64 + 1): every
+    row is still trained on exactly once, and the batches counted are the steps taken."""
+    batches = shuffled_batches(n_rows, 64, torch.Generator().manual_seed(0))
+    assert batches_per_epoch(n_rows, 64) == len(batches)
+    assert torch.equal(torch.sort(torch.cat(batches)).values, torch.arange(n_rows))
+    assert min(batch.numel() for batch in batches) >= 2
+
+
+def test_a_horizon_in_epochs_spans_the_same_epochs_on_any_data_size() -> None:
+    # 10,000 rows at batch 128 (79 steps) and 2,000 rows (16 steps): five epochs each
+    assert decay_for_horizon(5, 79) == pytest.approx(1 - 1 / 395)
+    assert decay_for_horizon(5, 16) == pytest.approx(1 - 1 / 80)
+    assert decay_for_horizon(0.5, 1) == 0.0  # shorter than a step: the live weights
+
+
+def test_a_horizon_in_epochs_is_the_per_step_decay_of_this_run(data: AuditDataset) -> None:
+    """weight_average_epochs = h trains exactly as weight_average = 1 - 1 / (h * steps)."""
+    image, text, labels = arrays(data)
+    settings = default_settings("scbch", holdout_fraction=0.2, weight_average_epochs=2, **TINY)
+    train_rows = labels.shape[0] - round(0.2 * labels.shape[0])
+    decay = decay_for_horizon(2, batches_per_epoch(train_rows, TINY["batch_size"]))
+    assert averaging_decay(settings, train_rows) == decay
+    by_epochs = fit(data, settings)
+    per_step = default_settings("scbch", holdout_fraction=0.2, weight_average=decay, **TINY)
+    by_step = fit(data, per_step)
+    for name, value in weights(by_epochs).items():
+        assert torch.equal(value, weights(by_step)[name]), name
+    off = fit(data, default_settings("scbch", holdout_fraction=0.2, **TINY))
+    assert any(not torch.equal(v, weights(off)[k]) for k, v in weights(by_epochs).items())
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"weight_average_epochs": -1.0}, {"weight_average_epochs": 5.0, "weight_average": 0.99}],
+)
+def test_a_negative_horizon_or_both_averages_is_refused(fields: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="weight_average"):
+        default_settings("rshnl", **fields).validate()
