@@ -137,8 +137,10 @@ class HashSettings:
             )
         if self.weight_average > 0 and self.weight_average_epochs > 0:
             raise ValueError(
-                "set weight_average (a per-step decay) or weight_average_epochs (a horizon in "
-                "epochs), not both"
+                f"set weight_average (a per-step decay) or weight_average_epochs (a horizon in "
+                f"epochs), not both (got {self.weight_average} and {self.weight_average_epochs}; "
+                f"a method whose default averages needs weight_average_epochs=0 beside "
+                f"weight_average)"
             )
 
 

@@ -26,11 +26,12 @@ BITS = 16
 
 # Small towers and few epochs, with every method's per-sample machinery switched on after the
 # first epoch (NRCH's keep mask, SCBCH's reliability weights, RSHNL's self-paced weights), and
-# parameter averaging on for two of them (each rank keeps its own average: they must agree).
+# parameter averaging on for two of them (each rank keeps its own average: they must agree),
+# SCBCH's by its default horizon in epochs (from the global steps an epoch), NRCH's per step.
 SETTINGS: dict[str, dict[str, Any]] = {
     "plain": {},
     "rshnl": {"self_paced_start_epoch": 1, "pace": 2.0},
-    "scbch": {"reliability_start_epoch": 1, "neighbours": 5, "weight_average": 0.8},
+    "scbch": {"reliability_start_epoch": 1, "neighbours": 5},
     "nrch": {"warmup_epochs": 1, "ramp_epochs": 1, "weight_average": 0.8},
 }
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from auditor.dataset import AuditDataset
+from auditor.detectors import DetectorInput, HasherDetector
 from auditor.inject import with_noise
 from auditor.synth import SynthSettings, make_synthetic
 from hashing import averaging
@@ -25,6 +26,7 @@ from hashing.hasher import (
 )
 from hashing.methods import default_settings
 from hashing.nrch import NRCHHasher
+from hashing.scbch import SCBCHSettings
 
 TINY = {"epochs": 3, "image_hidden": 32, "text_hidden": 32, "batch_size": 64, "lr": 3e-3}
 
@@ -188,11 +190,14 @@ def test_a_horizon_in_epochs_is_the_per_step_decay_of_this_run(data: AuditDatase
     decay = decay_for_horizon(2, batches_per_epoch(train_rows, TINY["batch_size"]))
     assert averaging_decay(settings, train_rows) == decay
     by_epochs = fit(data, settings)
-    per_step = default_settings("scbch", holdout_fraction=0.2, weight_average=decay, **TINY)
+    per_step = default_settings(
+        "scbch", holdout_fraction=0.2, weight_average=decay, weight_average_epochs=0, **TINY
+    )
     by_step = fit(data, per_step)
     for name, value in weights(by_epochs).items():
         assert torch.equal(value, weights(by_step)[name]), name
-    off = fit(data, default_settings("scbch", holdout_fraction=0.2, **TINY))
+    unaveraged = {"holdout_fraction": 0.2, "weight_average_epochs": 0, **TINY}
+    off = fit(data, default_settings("scbch", **unaveraged))
     assert any(not torch.equal(v, weights(off)[k]) for k, v in weights(by_epochs).items())
 
 
@@ -203,3 +208,23 @@ def test_a_horizon_in_epochs_is_the_per_step_decay_of_this_run(data: AuditDatase
 def test_a_negative_horizon_or_both_averages_is_refused(fields: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="weight_average"):
         default_settings("rshnl", **fields).validate()
+
+
+def test_scbch_hands_out_averaged_weights_but_the_scan_reads_the_live_ones(
+    data: AuditDataset,
+) -> None:
+    """SCBCH's default model is the five-epoch average (its paper formulation is not); the
+    scan's SCBCH detector trains without averaging, so its signals are those of the live
+    weights (the detection matrix was measured that way)."""
+    assert default_settings("scbch").weight_average_epochs == 5.0
+    assert SCBCHSettings.paper().weight_average_epochs == 0.0
+    image, text, labels = arrays(data)
+    scan = DetectorInput(image, text, labels.astype(np.uint8), seed=0, device="cpu",
+                         epochs={"scbch": 3}, bits=16)  # fmt: skip
+    signal = HasherDetector("scbch").run(scan, None).signals["scbch_reliability"]
+    live = CrossModalHasher(default_settings("scbch", epochs=3, weight_average_epochs=0), bits=16,
+                            seed=0, device="cpu").fit(image, text, labels)  # fmt: skip
+    averaged = CrossModalHasher(default_settings("scbch", epochs=3), bits=16, seed=0,
+                                device="cpu").fit(image, text, labels)  # fmt: skip
+    np.testing.assert_array_equal(signal, live.signals_["scbch_reliability"])
+    assert not np.array_equal(signal, averaged.signals_["scbch_reliability"])
