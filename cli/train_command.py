@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from hashing.hasher import CrossModalHasher
 
 from cli.common import (
     BITS_RANGE,
@@ -103,7 +106,6 @@ def train(
     # before the slow imports (torch: seconds on a busy machine), so a refused -o is immediate
     check_output_folder(out, "train", data)
     from auditor.train import (
-        NOISY_RELEVANCE_NOTE,
         fit_hasher,
         train_hasher,
         training_metrics,
@@ -189,21 +191,28 @@ def train(
         highlight=False,
         soft_wrap=True,
     )
-    if hasher.settings.holdout_fraction > 0:
-        result_console.print(
-            f"stopping rule: kept epoch {hasher.selected_epoch_} of {hasher.settings.epochs} "
-            f"(the latest within two standard errors of the best retrieval among the held-out "
-            f"{hasher.settings.holdout_fraction:.0%} of the train rows, by their given labels)",
-            highlight=False,
-            soft_wrap=True,
+    for line in training_notes(hasher, "relevance_note" in metrics):
+        result_console.print(line, highlight=False, soft_wrap=True)
+
+
+def training_notes(hasher: CrossModalHasher, noisy_relevance: bool) -> list[str]:
+    """The lines after the scores: the epoch the stopping rule kept, averaged weights, and
+    relevance from the noisy labels, each when it applies."""
+    from auditor.train import NOISY_RELEVANCE_NOTE
+
+    settings = hasher.settings
+    notes = []
+    if settings.holdout_fraction > 0:
+        notes.append(
+            f"stopping rule: kept epoch {hasher.selected_epoch_} of {settings.epochs} (the latest "
+            f"within two standard errors of the best retrieval among the held-out "
+            f"{settings.holdout_fraction:.0%} of the train rows, by their given labels)"
         )
-    if hasher.settings.weight_average_epochs > 0:
-        result_console.print(
+    if settings.weight_average_epochs > 0:
+        notes.append(
             f"weights: the moving average over about the last "
-            f"{hasher.settings.weight_average_epochs:g} epochs (--average-epochs 0 keeps the last "
-            f"weights)",
-            highlight=False,
-            soft_wrap=True,
+            f"{settings.weight_average_epochs:g} epochs (--average-epochs 0 keeps the last weights)"
         )
-    if "relevance_note" in metrics:
-        result_console.print(f"Note: {NOISY_RELEVANCE_NOTE}.", highlight=False, soft_wrap=True)
+    if noisy_relevance:
+        notes.append(f"Note: {NOISY_RELEVANCE_NOTE}.")
+    return notes
