@@ -54,6 +54,13 @@ def shuffled_batches(
     return batches
 
 
+# Settings added after models were first saved, with the value that behaves as the code that
+# saved a model without them did: a model's settings must describe how it was trained, not
+# today's defaults (SCBCH's default horizon is 5, but a model saved before the field existed
+# was not averaged that way; its settings may even hold a per-step decay the two would clash with).
+SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {"weight_average_epochs": 0.0}
+
+
 def batches_per_epoch(n_rows: int, batch_size: int) -> int:
     """How many batches ``shuffled_batches(n_rows, batch_size, ...)`` cuts (optimiser steps)."""
     batches = math.ceil(n_rows / batch_size)
@@ -551,7 +558,8 @@ class CrossModalHasher:
         """Rebuild a fitted hasher (codes only: signals and history are not stored)."""
         if state.get("format") != STATE_FORMAT:
             raise ValueError(f"not a saved CrossModalHasher (format {state.get('format')!r})")
-        settings = method_class(state["method"]).settings_class.from_dict(state["settings"])
+        saved = {**SETTINGS_BEFORE_THEY_EXISTED, **state["settings"]}
+        settings = method_class(state["method"]).settings_class.from_dict(saved)
         hasher = cls(settings, bits=state["bits"], seed=state["seed"], device=device)
         hasher._build(state["image_dim"], state["text_dim"], state["n_classes"])
         hasher.model_.load_state_dict(state["weights"])

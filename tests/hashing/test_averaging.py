@@ -228,3 +228,19 @@ def test_scbch_hands_out_averaged_weights_but_the_scan_reads_the_live_ones(
                                 device="cpu").fit(image, text, labels)  # fmt: skip
     np.testing.assert_array_equal(signal, live.signals_["scbch_reliability"])
     assert not np.array_equal(signal, averaged.signals_["scbch_reliability"])
+
+
+def test_a_model_saved_before_the_horizon_existed_loads_with_its_own_averaging(
+    data: AuditDataset,
+) -> None:
+    """Saved SCBCH settings without ``weight_average_epochs`` (the eighth session's, here with a
+    per-step decay) describe a model that was not averaged by epochs: they load as such, not
+    with today's default of 5 (which would also clash with the per-step decay)."""
+    per_step = default_settings("scbch", weight_average=0.9, weight_average_epochs=0, **TINY)
+    hasher = fit(data, per_step)
+    state = hasher.state_dict()
+    del state["settings"]["weight_average_epochs"]
+    loaded = CrossModalHasher.from_state_dict(state, device="cpu")
+    assert (loaded.settings.weight_average, loaded.settings.weight_average_epochs) == (0.9, 0.0)
+    image = arrays(data)[0]
+    np.testing.assert_array_equal(loaded.encode_image(image), hasher.encode_image(image))
