@@ -47,11 +47,8 @@ def shuffled_batches(
     rows with each other and need at least two.
     """
     order = torch.randperm(n_rows, generator=generator)
-    batches = list(torch.split(order, batch_size))
-    if len(batches) > 1 and batches[-1].numel() < 2:
-        single = batches.pop()
-        batches[-1] = torch.cat([batches[-1], single])
-    return batches
+    starts = range(0, batches_per_epoch(n_rows, batch_size) * batch_size, batch_size)
+    return [order[start : start + batch_size] for start in starts[:-1]] + [order[starts[-1] :]]
 
 
 # Settings added after models were first saved, with the value that behaves as the code that
@@ -62,9 +59,11 @@ SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {"weight_average_epochs": 0.0}
 
 
 def batches_per_epoch(n_rows: int, batch_size: int) -> int:
-    """How many batches ``shuffled_batches(n_rows, batch_size, ...)`` cuts (optimiser steps)."""
+    """How many batches ``shuffled_batches(n_rows, batch_size, ...)`` cuts (optimiser steps):
+    one per ``batch_size`` rows begun, less one when the last would hold a single row (it
+    joins the batch before it), and at least one."""
     batches = math.ceil(n_rows / batch_size)
-    return batches - 1 if batches > 1 and n_rows % batch_size == 1 else batches
+    return max(1, batches - 1 if batches > 1 and n_rows % batch_size == 1 else batches)
 
 
 def averaging_decay(settings: HashSettings, n_train_rows: int) -> float:
