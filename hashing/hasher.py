@@ -37,6 +37,12 @@ With ``weight_average`` on, the model holds the averaged weights during the call
 STATE_FORMAT = "hashaudit.cross_modal_hasher/1"
 MIN_BITS, MAX_BITS = 8, 256
 
+# Settings added after models were first saved, with the value that behaves as the code that
+# saved a model without them did: a model's settings must describe how it was trained, not
+# today's defaults (SCBCH's default horizon is 5, but a model saved before the field existed
+# was not averaged that way; its settings may even hold a per-step decay the two would clash with).
+SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {"weight_average_epochs": 0.0}
+
 
 def shuffled_batches(
     n_rows: int, batch_size: int, generator: torch.Generator
@@ -49,13 +55,6 @@ def shuffled_batches(
     order = torch.randperm(n_rows, generator=generator)
     starts = range(0, batches_per_epoch(n_rows, batch_size) * batch_size, batch_size)
     return [order[start : start + batch_size] for start in starts[:-1]] + [order[starts[-1] :]]
-
-
-# Settings added after models were first saved, with the value that behaves as the code that
-# saved a model without them did: a model's settings must describe how it was trained, not
-# today's defaults (SCBCH's default horizon is 5, but a model saved before the field existed
-# was not averaged that way; its settings may even hold a per-step decay the two would clash with).
-SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {"weight_average_epochs": 0.0}
 
 
 def batches_per_epoch(n_rows: int, batch_size: int) -> int:
