@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import math
 import time
@@ -40,8 +41,13 @@ MIN_BITS, MAX_BITS = 8, 256
 # Settings added after models were first saved, with the value that behaves as the code that
 # saved a model without them did: a model's settings must describe how it was trained, not
 # today's defaults (SCBCH's default horizon is 5, but a model saved before the field existed
-# was not averaged that way; its settings may even hold a per-step decay the two would clash with).
-SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {"weight_average_epochs": 0.0}
+# was not averaged that way; its settings may even hold a per-step decay the two would clash with;
+# NRCH's constants for shared pairs weighed 1 before their weight was a setting). Each applies to
+# the methods whose settings have the field.
+SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {
+    "weight_average_epochs": 0.0,
+    "shared_pair_weight": 1.0,
+}
 
 
 def shuffled_batches(
@@ -556,8 +562,10 @@ class CrossModalHasher:
         """Rebuild a fitted hasher (codes only: signals and history are not stored)."""
         if state.get("format") != STATE_FORMAT:
             raise ValueError(f"not a saved CrossModalHasher (format {state.get('format')!r})")
-        saved = {**SETTINGS_BEFORE_THEY_EXISTED, **state["settings"]}
-        settings = method_class(state["method"]).settings_class.from_dict(saved)
+        settings_class = method_class(state["method"]).settings_class
+        fields = {field.name for field in dataclasses.fields(settings_class)}
+        missing = {k: v for k, v in SETTINGS_BEFORE_THEY_EXISTED.items() if k in fields}
+        settings = settings_class.from_dict({**missing, **state["settings"]})
         hasher = cls(settings, bits=state["bits"], seed=state["seed"], device=device)
         hasher._build(state["image_dim"], state["text_dim"], state["n_classes"])
         hasher.model_.load_state_dict(state["weights"])

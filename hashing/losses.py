@@ -82,6 +82,7 @@ def robust_contrastive_direction(
     temperature: float,
     shared_pairs: SharedPairs = "excluded",
     positive_in_logsumexp: bool = False,
+    shared_pair_weight: float = 1.0,
 ) -> torch.Tensor:
     """NRCH's robust contrastive loss for one anchoring direction, mean over anchors.
 
@@ -90,13 +91,15 @@ def robust_contrastive_direction(
     similarity : (B, B) row-anchored similarity, positives on the diagonal (B >= 2).
     shared : (B, B) bool, pairs that share a noisy label; they are neither pulled nor pushed.
     margin, shift, temperature : see ``shift_easy_negatives``; ``temperature`` is tau.
-    shared_pairs : how the shared pairs leave the loss. ``"excluded"`` (default) drops them from
-        the sum. ``"constant"`` is the spec's formula (docs/methods.md) read literally,
-        exp(S~_ij (1 - T_ij) / tau): their logit is fixed at 0, a constant exp(0) = 1 per pair
-        without gradient. On multi-label data a third or more of a batch's pairs share a label,
-        and those constants swamp the real negatives in the denominator and shrink their push
-        (measured on synthetic data, 64 bits, pairflip 0.5: mAP 0.532 / 0.535 with the
-        constants, 0.559 / 0.562 without).
+    shared_pairs : how the shared pairs leave the loss. ``"excluded"`` drops them from the sum.
+        ``"constant"`` is the spec's formula (docs/methods.md) read literally,
+        exp(S~_ij (1 - T_ij) / tau): their logit is fixed, a constant per pair without
+        gradient. On multi-label data a third or more of a batch's pairs share a label, and
+        those constants take a share of the denominator from the real negatives and soften
+        their push (measured on synthetic data, 64 bits, pairflip 0.5: mAP 0.532 / 0.535 with
+        constants of 1, 0.559 / 0.562 without).
+    shared_pair_weight : the constant each shared pair adds with ``"constant"`` (logit
+        log(weight)); 1 is the spec's exp(0) = 1, smaller softens the push less. Must be > 0.
     positive_in_logsumexp : False (default): the log-sum-exp runs over the negatives only, a
         soft "hardest negative stays ``margin`` below the positive" that keeps pushing. True
         (the reference code): the anchor's own pair enters the log-sum-exp too, with logit
@@ -116,7 +119,10 @@ def robust_contrastive_direction(
     shifted = shift_easy_negatives(similarity, margin, shift)
     diagonal = ~_off_diagonal(n, similarity.device)
     if shared_pairs == "constant":
-        logits = shifted * (~shared).to(shifted.dtype) / temperature
+        if shared_pair_weight <= 0:
+            raise ValueError(f"shared_pair_weight must be > 0, got {shared_pair_weight}")
+        constant = torch.tensor(math.log(shared_pair_weight), dtype=shifted.dtype)
+        logits = torch.where(shared, constant, shifted / temperature)
         left_out = diagonal
     elif shared_pairs == "excluded":
         logits = shifted / temperature
@@ -147,6 +153,7 @@ def robust_contrastive_loss(
     positive_in_logsumexp: bool = False,
     second_direction: SecondDirection = "transpose",
     tanh_codes: bool = False,
+    shared_pair_weight: float = 1.0,
 ) -> torch.Tensor:
     """NRCH's L_RCH: image-anchored (rows of S) plus text-anchored (rows of S.T) directions.
 
@@ -155,13 +162,13 @@ def robust_contrastive_loss(
         reproduces the reference code, whose second term reuses the row-anchored matrix, so the
         loss is twice the image-anchored term and the text anchors are never contrasted.
     tanh_codes : apply tanh to the (already unit-norm) codes first, as the reference code does.
-    shared_pairs, positive_in_logsumexp : see ``robust_contrastive_direction``.
+    shared_pairs, positive_in_logsumexp, shared_pair_weight : see ``robust_contrastive_direction``.
     """
     if tanh_codes:
         h_image, h_text = torch.tanh(h_image), torch.tanh(h_text)
     similarity = h_image @ h_text.T
     shared = shares_label(labels, labels)
-    options = (margin, shift, temperature, shared_pairs, positive_in_logsumexp)
+    options = (margin, shift, temperature, shared_pairs, positive_in_logsumexp, shared_pair_weight)
     row = robust_contrastive_direction(similarity, shared, *options)
     if second_direction == "row_twice":
         return 2.0 * row

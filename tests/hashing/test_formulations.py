@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from auditor.dataset import AuditDataset
+from auditor.detectors import DetectorInput, HasherDetector
 from auditor.inject import with_noise
 from auditor.synth import SynthSettings, make_synthetic
 from auditor.train import fit_hasher
@@ -77,6 +78,76 @@ def test_positive_inside_with_constant_shared_pairs_hand_computed() -> None:
     row1 = -0.5 + math.log(1.0 + math.exp(0.5) + math.exp(0.4)) + 0.2
     row2 = 0.2 + math.log(math.exp(0.0) + math.exp(-0.3) + math.exp(0.0)) + 0.2
     assert value.item() == pytest.approx((row0 + row1 + row2) / 3, rel=1e-6)
+
+
+def test_shared_pairs_weighted_constants_hand_computed() -> None:
+    shared = T([[False, True, False], [True, False, False], [False, False, False]])
+    value = losses.robust_contrastive_direction(
+        SIMILARITY, shared, 0.2, 1.0, 1.0, shared_pairs="constant", shared_pair_weight=0.1
+    )
+    # the shared pairs (0, 1) and (1, 0) enter as the constant 0.1 each; row 0's 0.1 and row
+    # 1's 0.2 are easy negatives (shifted down by 1); row 2 shares nothing
+    row0 = -0.9 + math.log(0.1 + math.exp(-0.9)) + 0.2
+    row1 = -0.5 + math.log(0.1 + math.exp(0.4)) + 0.2
+    row2 = 0.2 + math.log(math.exp(0.0) + math.exp(-0.3)) + 0.2
+    assert value.item() == pytest.approx((row0 + row1 + row2) / 3, rel=1e-6)
+    # a smaller constant takes less of the denominator, so the real negatives are pushed harder
+    similarity = SIMILARITY.clone().requires_grad_()
+    pushes = []
+    for weight in (1.0, 0.1):
+        similarity.grad = None
+        losses.robust_contrastive_direction(
+            similarity, shared, 0.2, 1.0, 1.0, shared_pairs="constant", shared_pair_weight=weight
+        ).backward()
+        assert similarity.grad is not None and similarity.grad[0, 1].item() == 0.0
+        pushes.append(similarity.grad[0, 2].item())
+    assert 0.0 < pushes[0] < pushes[1]
+
+
+def test_nrch_refuses_a_shared_pair_weight_that_is_not_positive() -> None:
+    with pytest.raises(ValueError, match="shared_pair_weight must be > 0"):
+        NRCHSettings(shared_pair_weight=0.0).validate()
+
+
+def test_an_nrch_model_saved_before_the_weight_existed_loads_with_constants_of_one() -> None:
+    """Saved NRCH settings without ``shared_pair_weight`` describe a model whose constants (if
+    any) weighed 1: they load as such, not with today's default of 0.1."""
+    generator = torch.Generator().manual_seed(0)
+    image, text = torch.randn(40, 6, generator=generator), torch.randn(40, 5, generator=generator)
+    labels = (torch.rand(40, 4, generator=generator) < 0.4).numpy().astype(np.uint8)
+    labels[labels.sum(axis=1) == 0, 0] = 1
+    settings = NRCHSettings(epochs=1, image_hidden=8, text_hidden=8, shared_pair_weight=1.0)
+    hasher = CrossModalHasher(settings, bits=8, seed=0, device="cpu")
+    hasher.fit(image.numpy(), text.numpy(), labels)
+    state = hasher.state_dict()
+    del state["settings"]["shared_pair_weight"]
+    loaded = CrossModalHasher.from_state_dict(state, device="cpu")
+    assert (loaded.settings.shared_pairs, loaded.settings.shared_pair_weight) == ("constant", 1.0)
+    assert NRCHSettings().shared_pair_weight == 0.1
+    np.testing.assert_array_equal(
+        loaded.encode_image(image.numpy()), hasher.encode_image(image.numpy())
+    )
+
+
+def test_nrch_trains_with_weighted_constants_but_the_scan_leaves_shared_pairs_out() -> None:
+    """``audit train``'s NRCH puts constants of 0.1 for the shared pairs into its sum; the
+    scan's NRCH detector leaves them out, as the detection matrix was measured."""
+    assert (NRCHSettings().shared_pairs, NRCHSettings().shared_pair_weight) == ("constant", 0.1)
+    clean = make_synthetic(SynthSettings(n_rows=300, n_classes=5, seed=0)).to_dataset()
+    data = with_noise(clean, "pairflip", 0.4, 0)[0]
+    assert data.image is not None and data.text is not None
+    train = data.train_mask
+    image, text, labels = data.image[train], data.text[train], data.labels[train]
+    scan = DetectorInput(image, text, labels, seed=0, device="cpu", epochs={"nrch": 2}, bits=16)
+    signal = HasherDetector("nrch").run(scan, None).signals["nrch_clean_posterior"]
+
+    def posterior(**fields: object) -> np.ndarray:
+        settings = default_settings("nrch", epochs=2, **fields)
+        hasher = CrossModalHasher(settings, bits=16, seed=0, device="cpu")
+        return hasher.fit(image, text, labels).signals_["nrch_clean_posterior"]
+
+    np.testing.assert_array_equal(signal, posterior(shared_pairs="excluded"))
+    assert not np.array_equal(signal, posterior())
 
 
 def test_row_twice_and_tanh_codes_switches() -> None:
