@@ -121,7 +121,7 @@ def robust_contrastive_direction(
     if shared_pairs == "constant":
         if shared_pair_weight <= 0:
             raise ValueError(f"shared_pair_weight must be > 0, got {shared_pair_weight}")
-        constant = torch.tensor(math.log(shared_pair_weight), dtype=shifted.dtype)
+        constant = shifted.new_tensor(math.log(shared_pair_weight))  # on the codes' device
         logits = torch.where(shared, constant, shifted / temperature)
         left_out = diagonal
     elif shared_pairs == "excluded":
