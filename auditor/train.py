@@ -108,14 +108,15 @@ def training_overrides(
 ) -> dict[str, Any]:
     """The settings fields ``audit train`` lets a user override (None: the method's default).
 
-    ``average_epochs`` is the weight average's horizon in epochs
-    (``HashSettings.weight_average_epochs``; 0 turns averaging off, including a per-step decay
-    the method's defaults may set)."""
+    A ``holdout_fraction`` the user gives applies at any size (the method's minimum slice,
+    ``HashSettings.holdout_min_rows``, guards only its default). ``average_epochs`` is the
+    weight average's horizon in epochs (``HashSettings.weight_average_epochs``; 0 turns
+    averaging off, including a per-step decay the method's defaults may set)."""
     overrides: dict[str, Any] = {}
     if epochs is not None:
         overrides["epochs"] = epochs
     if holdout_fraction is not None:
-        overrides["holdout_fraction"] = holdout_fraction
+        overrides.update(holdout_fraction=holdout_fraction, holdout_min_rows=0)
     if average_epochs is not None:
         overrides.update(weight_average_epochs=average_epochs, weight_average=0.0)
     return overrides
@@ -215,6 +216,8 @@ def training_metrics(
         **({"relevance_note": NOISY_RELEVANCE_NOTE} if noisy else {}),
         "map_random_ranking": random_ranking_map(dataset, truth),
         "selected_epoch": hasher.selected_epoch_,
+        "holdout_rows": hasher.holdout_rows_,
+        "refit": hasher.selection_history_ is not None,
         "method": method,
         "bits": bits,
         "seed": seed,

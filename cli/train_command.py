@@ -68,10 +68,11 @@ def train(
         float | None,
         typer.Option(
             "--holdout",
-            help="Stopping rule: hold out this share (0-0.5) of the train rows and keep the "
+            help="Stopping rule: hold out this share (0-0.5) of the train rows, pick the "
             "latest epoch whose retrieval among them, by their given labels, is within two "
-            "standard errors of the best (0 = last epoch).",
-            show_default="the method's",
+            "standard errors of the best, then train again on every train row for that many "
+            "epochs (0 = off: every row, last epoch).",
+            show_default="the method's: nrch 0.1 from 5,000 train rows, others 0",
         ),
     ] = None,
     average_epochs: Annotated[
@@ -202,11 +203,23 @@ def training_notes(hasher: CrossModalHasher, noisy_relevance: bool) -> list[str]
 
     settings = hasher.settings
     notes = []
-    if settings.holdout_fraction > 0:
+    if hasher.holdout_rows_:
+        chosen = (
+            f"stopping rule: epoch {hasher.selected_epoch_} of {settings.epochs} (the latest "
+            f"within two standard errors of the best retrieval among {hasher.holdout_rows_} "
+            f"held-out train rows, by their given labels)"
+        )
+        then = (
+            f"; then trained again on every train row for {hasher.selected_epoch_} epochs"
+            if hasher.selection_history_ is not None
+            else "; the model is that epoch's, trained without the held-out rows"
+        )
+        notes.append(chosen + then)
+    elif settings.holdout_fraction > 0:
         notes.append(
-            f"stopping rule: kept epoch {hasher.selected_epoch_} of {settings.epochs} (the latest "
-            f"within two standard errors of the best retrieval among the held-out "
-            f"{settings.holdout_fraction:.0%} of the train rows, by their given labels)"
+            f"stopping rule off: {settings.holdout_fraction:.0%} of the train rows is fewer than "
+            f"{settings.holdout_min_rows} rows, too few to pick an epoch by (every row, last "
+            f"epoch; --holdout F holds out F at any size)"
         )
     if settings.weight_average_epochs > 0:
         notes.append(

@@ -49,7 +49,10 @@ def record_run(dataset_name: str, rate: float, config: str, seed: int, rows: int
         slice_scores.append(scores)
         return scores
 
-    settings = config_settings(config, {"holdout_fraction": 0.1})
+    # one run's curve: the slice's scores and the test queries' at every epoch, no refit
+    settings = config_settings(
+        config, {"holdout_fraction": 0.1, "holdout_min_rows": 0, "holdout_refit": False}
+    )
     hasher = CrossModalHasher(settings, bits=64, seed=seed)
     test: list[list[float]] = []
 

@@ -14,11 +14,15 @@ Datasets: ``mirflickr`` (MIRFlickr-25K's labels and tags with the stand-in image
 views), ``synthetic`` (``audit synth``, ``--rows`` rows).
 
 Every run appends one JSON line to ``--out`` (resumable: runs already there are skipped), with
-the query mAP at the last epoch, every ``--eval-every`` epochs and, with ``--holdout F`` (the
-stopping rule, ``HashSettings.holdout_fraction``), at the epoch the held-out slice picked.
+the query mAP at the last epoch, every ``--eval-every`` epochs and of the model handed out
+(``selected``). With the stopping rule (``HashSettings.holdout_fraction``: NRCH's default from
+5,000 train rows, or ``--holdout F`` for every configuration at any size) ``last`` and the
+curve are those of the run that held the slice out, and ``selected`` is the model trained again
+on every row for the epochs the slice picked (``holdout_refit``; with ``+holdout_refit=false``
+the slice run's own weights at that epoch). ``--holdout 0`` turns the rule off everywhere.
 
     python examples/bench_train.py --datasets mirflickr --rates 0.5 0.8 --seeds 0 1 2 \\
-        --configs plain nrch nrch-paper --holdout 0.1 --out bench_train.jsonl
+        --configs plain nrch nrch-paper --out bench_train.jsonl
     python examples/bench_train.py --table bench_train.jsonl     # mean ± sd over seeds
 """
 
@@ -118,6 +122,8 @@ def run(
     return {
         "epochs": hasher.settings.epochs,
         "selected_epoch": hasher.selected_epoch_,
+        "holdout_rows": hasher.holdout_rows_,
+        "refit": hasher.selection_history_ is not None,
         "selected": [final.map_i2t, final.map_t2i],
         "last": curve[hasher.settings.epochs],
         "curve": curve,
@@ -206,7 +212,13 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA, help="folder of the shared data")
     parser.add_argument("--bits", type=int, default=64)
     parser.add_argument("--epochs", type=int, help="override every configuration's epochs")
-    parser.add_argument("--holdout", type=float, default=0.0, help="holdout_fraction (0: off)")
+    parser.add_argument(
+        "--holdout",
+        type=float,
+        default=None,
+        help="holdout_fraction for every configuration, at any size (0: off; default: each "
+        "method's own stopping rule)",
+    )
     parser.add_argument("--eval-every", type=int, default=10)
     parser.add_argument("--tag", default="", help="free label stored with every run")
     parser.add_argument("--out", type=Path, default=Path("bench_train.jsonl"))
@@ -223,10 +235,13 @@ def main() -> None:
     if args.table:
         print_table(args.table)
         return
-    overrides: dict[str, Any] = {"holdout_fraction": args.holdout}
+    overrides: dict[str, Any] = {}
+    if args.holdout is not None:
+        overrides.update(holdout_fraction=args.holdout, holdout_min_rows=0)
     if args.epochs:
         overrides["epochs"] = args.epochs
-    tag = args.tag or f"holdout={args.holdout}" + (f",epochs={args.epochs}" if args.epochs else "")
+    holdout = "default" if args.holdout is None else args.holdout
+    tag = args.tag or f"holdout={holdout}" + (f",epochs={args.epochs}" if args.epochs else "")
     done = set()
     if args.out.exists():
         done = {key_of(json.loads(line)) for line in args.out.read_text().splitlines()}

@@ -103,7 +103,9 @@ def main() -> None:
     if args.keep == "truth":
         keep_truth_after_warmup(clean_rows)
     hasher = CrossModalHasher(
-        config_settings(args.config, {"epochs": args.epochs}), bits=64, seed=args.seed
+        config_settings(args.config, {"epochs": args.epochs, "holdout_fraction": 0.0}),
+        bits=64,
+        seed=args.seed,
     )
 
     def report(epoch: int, n_epochs: int, logs: dict[str, float]) -> None:

@@ -33,7 +33,9 @@ logger = logging.getLogger(__name__)
 ProgressCallback = Callable[[int, int, dict[str, float]], None]
 """``progress(epoch, n_epochs, logs)`` after each epoch; ``epoch`` counts completed epochs (1..n)
 and ``logs`` holds that epoch's scalar history entries (mean loss terms, timings, method logs).
-With ``weight_average`` on, the model holds the averaged weights during the call."""
+With ``weight_average`` on, the model holds the averaged weights during the call. When the
+stopping rule refits (``HashSettings.holdout_refit``), the refit's E epochs follow the selection
+run's n: they are reported as n+1 .. n+E of n+E."""
 
 STATE_FORMAT = "hashaudit.cross_modal_hasher/1"
 MIN_BITS, MAX_BITS = 8, 256
@@ -47,6 +49,8 @@ MIN_BITS, MAX_BITS = 8, 256
 SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {
     "weight_average_epochs": 0.0,
     "shared_pair_weight": 1.0,
+    "holdout_refit": False,
+    "holdout_min_rows": 0,
 }
 
 
@@ -83,20 +87,32 @@ def averaging_decay(settings: HashSettings, n_train_rows: int) -> float:
     return settings.weight_average
 
 
+def holdout_size(n_rows: int, fraction: float, min_rows: int = 0) -> int:
+    """Rows the stopping rule holds out of ``n_rows``: ``round(fraction * n_rows)``, at least 2
+    (retrieval among them needs two) and at most ``n_rows - 2``; 0 when ``fraction == 0`` or
+    the slice would hold fewer than ``min_rows``. Raises ValueError when fewer than 4 rows
+    leave no room for a slice."""
+    if fraction <= 0.0 or round(fraction * n_rows) < min_rows:
+        return 0
+    n_holdout = min(max(2, int(round(fraction * n_rows))), n_rows - 2)
+    if n_holdout < 2:
+        raise ValueError(f"{n_rows} rows are too few to hold out a selection slice")
+    return n_holdout
+
+
 def holdout_split(
-    n_rows: int, fraction: float, generator: torch.Generator
+    n_rows: int, fraction: float, generator: torch.Generator, min_rows: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Split ``range(n_rows)`` into (train_rows, holdout_rows), both sorted int64 tensors.
 
     ``round(fraction * n_rows)`` rows, drawn with ``generator``, are held out, at least 2 when
     ``fraction > 0`` (retrieval among them needs two) and never so many that fewer than 2 rows
-    are left to train on. ``fraction == 0`` holds out nothing and draws nothing.
+    are left to train on. ``fraction == 0``, or a slice of fewer than ``min_rows`` rows, holds
+    out nothing and draws nothing.
     """
-    if fraction <= 0.0:
+    n_holdout = holdout_size(n_rows, fraction, min_rows)
+    if n_holdout == 0:
         return torch.arange(n_rows), torch.arange(0)
-    n_holdout = min(max(2, int(round(fraction * n_rows))), n_rows - 2)
-    if n_holdout < 2:
-        raise ValueError(f"{n_rows} rows are too few to hold out a selection slice")
     order = torch.randperm(n_rows, generator=generator)
     return order[n_holdout:].sort().values, order[:n_holdout].sort().values
 
@@ -283,6 +299,8 @@ def train_method(
     With ``settings.holdout_fraction > 0`` (the stopping rule) also ``holdout_map_i2t`` and
     ``holdout_map_t2i``; the best epoch's record gets ``selected: True`` and the model ends with
     that epoch's weights (the signals in the history stay those of each epoch).
+    ``CrossModalHasher.fit`` then trains again on every row for that many epochs when
+    ``settings.holdout_refit`` is on.
     With averaging on (``settings.weight_average`` or ``weight_average_epochs`` > 0) the signal
     pass, the held-out score, ``progress`` and the final weights read the moving average of the
     weights (``hashing.averaging``); the optimiser keeps stepping the live ones.
@@ -302,7 +320,9 @@ def train_method(
         optimizer = torch.optim.Adam(groups, lr=settings.lr, weight_decay=settings.weight_decay)
     else:
         optimizer = torch.optim.RMSprop(groups, lr=settings.lr, weight_decay=settings.weight_decay)
-    train_rows, holdout = holdout_split(labels.shape[0], settings.holdout_fraction, generator)
+    train_rows, holdout = holdout_split(
+        labels.shape[0], settings.holdout_fraction, generator, settings.holdout_min_rows
+    )
     model.fit_input_scaling(image, text)
     model.start_training(labels)
     towers = _wrap_data_parallel(model, info)
@@ -372,6 +392,19 @@ def train_method(
     return history
 
 
+def _after(progress: ProgressCallback | None, done: int) -> ProgressCallback | None:
+    """``progress`` for a second run that follows ``done`` epochs: its epochs count on from
+    there, so a progress bar keeps rising (a refit of E epochs reports done+1 .. done+E of
+    done+E)."""
+    if progress is None:
+        return None
+
+    def report(epoch: int, n_epochs: int, logs: dict[str, float]) -> None:
+        progress(done + epoch, done + n_epochs, logs)
+
+    return report
+
+
 def _as_features(name: str, values: Any) -> np.ndarray:
     array = np.asarray(values)
     if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
@@ -420,9 +453,14 @@ class CrossModalHasher:
     label_evidence_ : (N, C) float32 per-label evidence, or None (``plain``).
     evidence_high_means_present_ : True when a high evidence value means "label present"
         (SCBCH, RSHNL), False when low means present (NRCH residuals), None without evidence.
-    history_ : per-epoch dicts (see ``train_method``).
-    selected_epoch_ : the epoch whose weights the model holds (the last one unless
-        ``settings.holdout_fraction`` > 0 picked an earlier one).
+    history_ : per-epoch dicts (see ``train_method``) of the run that made the model.
+    selected_epoch_ : the epoch whose weights the model holds (the last one unless the
+        stopping rule, ``settings.holdout_fraction`` > 0, picked an earlier one).
+    selection_history_ : with the stopping rule and ``settings.holdout_refit``, the history of
+        the run that held the slice out and picked ``selected_epoch_`` (its records carry the
+        slice's scores); ``history_`` is then the refit on every row. None otherwise.
+    holdout_rows_ : rows the stopping rule held out (0: the rule was off, or its slice would
+        have been smaller than ``settings.holdout_min_rows``).
     n_classes_, image_dim_, text_dim_ : shapes seen in ``fit``. fit_seconds_ : wall time.
     """
 
@@ -446,10 +484,12 @@ class CrossModalHasher:
         self.seed = int(seed)
         self.device = torch.device(resolve_device(device))
 
-    def _build(self, image_dim: int, text_dim: int, n_classes: int) -> torch.Generator:
+    def _build(
+        self, image_dim: int, text_dim: int, n_classes: int, settings: HashSettings | None = None
+    ) -> torch.Generator:
         generator = torch.Generator().manual_seed(self.seed)
         model = method_class(self.method)(
-            self.settings, image_dim, text_dim, n_classes, self.bits, generator
+            settings or self.settings, image_dim, text_dim, n_classes, self.bits, generator
         )
         self.model_ = model.to(self.device)
         self.image_dim_, self.text_dim_, self.n_classes_ = image_dim, text_dim, n_classes
@@ -488,10 +528,32 @@ class CrossModalHasher:
         text_t = torch.from_numpy(text_array).to(self.device)
         labels_t = torch.from_numpy(label_array).to(self.device)
         self.history_ = train_method(self.model_, image_t, text_t, labels_t, generator, progress)
+        self.holdout_rows_ = holdout_size(
+            label_array.shape[0], self.settings.holdout_fraction, self.settings.holdout_min_rows
+        )
         self.selected_epoch_ = next(
             (record["epoch"] for record in self.history_ if record.get("selected")),
             len(self.history_),
         )
+        self.selection_history_: list[EpochRecord] | None = None
+        if self.holdout_rows_ and self.settings.holdout_refit:
+            # the same initial weights and batch order as a run of selected_epoch_ epochs
+            # without the rule: the slice only chose how long to train
+            refit = dataclasses.replace(
+                self.settings, holdout_fraction=0.0, epochs=self.selected_epoch_
+            )
+            generator = self._build(
+                image_array.shape[1], text_array.shape[1], label_array.shape[1], refit
+            )
+            self.selection_history_ = self.history_
+            self.history_ = train_method(
+                self.model_,
+                image_t,
+                text_t,
+                labels_t,
+                generator,
+                _after(progress, self.settings.epochs),
+            )
         self.signals_ = self.model_.final_signals(self.history_)
         h_image, h_text = encode_rows(self.model_, image_t, text_t, self.settings.eval_batch_size)
         with torch.no_grad():

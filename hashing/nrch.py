@@ -18,8 +18,8 @@ from hashing.base import (
     BatchLoss,
     EpochSignals,
     HashMethod,
-    HashSettings,
     OptimizerName,
+    RobustHashSettings,
     Signal,
     float32_array,
     zero_loss,
@@ -46,7 +46,7 @@ MixtureVariance = Literal["tied", "untied"]
 
 
 @dataclass(frozen=True)
-class NRCHSettings(HashSettings):
+class NRCHSettings(RobustHashSettings):
     """Settings of NRCH.
 
     Reference: RMSprop lr 1e-5, wd 1e-5, batch 128, 100 epochs, 20 warm-up epochs. CPU defaults
@@ -146,7 +146,8 @@ class NRCHSettings(HashSettings):
         1e-5 for towers and prototypes, 100 epochs, every row kept for 19 epochs then a constant
         threshold 0.3, shared-label pairs as constant terms, the positive inside the log-sum-exp,
         the row term counted twice, tanh on the codes, summed quantisation, rejected rows out
-        of every term, an untied 10-iteration mixture, raw (not z-scored) inputs."""
+        of every term, an untied 10-iteration mixture, raw (not z-scored) inputs, and no
+        stopping rule (the paper picks its epoch on the test queries; this keeps the last)."""
         values: dict[str, Any] = {
             "optimizer": "rmsprop",
             "lr": 1e-5,
@@ -165,6 +166,7 @@ class NRCHSettings(HashSettings):
             "mixture_max_iter": 10,
             "mixture_tol": 0.5,
             "standardize_inputs": False,
+            "holdout_fraction": 0.0,
         }
         values.update(overrides)
         return cls(**values)

@@ -21,7 +21,7 @@ from hashing.base import (
     EpochRecord,
     EpochSignals,
     HashMethod,
-    HashSettings,
+    RobustHashSettings,
     Signal,
     float32_array,
 )
@@ -38,7 +38,7 @@ from hashing.networks import init_linear_
 
 
 @dataclass(frozen=True)
-class RSHNLSettings(HashSettings):
+class RSHNLSettings(RobustHashSettings):
     """Settings of RSHNL.
 
     Reference: Adam lr 1e-4, batch 256, 150 epochs (single-label data).

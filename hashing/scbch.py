@@ -15,7 +15,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from hashing.base import BatchLoss, EpochSignals, HashMethod, HashSettings, Signal, float32_array
+from hashing.base import (
+    BatchLoss,
+    EpochSignals,
+    HashMethod,
+    RobustHashSettings,
+    Signal,
+    float32_array,
+)
 from hashing.losses import (
     PositiveAverage,
     ViewReduction,
@@ -30,7 +37,7 @@ from hashing.signals import cscc_reliability
 
 
 @dataclass(frozen=True)
-class SCBCHSettings(HashSettings):
+class SCBCHSettings(RobustHashSettings):
     """Settings of SCBCH.
 
     Reference: Adam lr 1e-4, wd 1e-5, batch 128, 50 epochs. CPU defaults here: lr 3e-4 and 30
@@ -99,7 +106,8 @@ class SCBCHSettings(HashSettings):
         """The reference code's formulation (Plke/SCBCH, read, not copied): Adam at 1e-4 for 50
         epochs, the positive term averaged over all B^2 entries, summed quantisation,
         orthogonally initialised heads, unclipped neighbour similarities, raw inputs, the last
-        weights (no averaging)."""
+        weights (no averaging) and no stopping rule (the paper picks its epoch on the test
+        queries; this keeps the last)."""
         values: dict[str, Any] = {
             "lr": 1e-4,
             "epochs": 50,
@@ -109,6 +117,7 @@ class SCBCHSettings(HashSettings):
             "clip_negative_neighbours": False,
             "standardize_inputs": False,
             "weight_average_epochs": 0.0,
+            "holdout_fraction": 0.0,
         }
         values.update(overrides)
         return cls(**values)

@@ -157,11 +157,30 @@ def test_average_epochs_ends_with_averaged_weights_and_says_so(
     assert result.exit_code == 2 and "--average-epochs" in result.stderr and not out.exists()
 
 
-def test_holdout_stopping_rule_reports_the_kept_epoch(noisy_file: Path, tmp_path: Path) -> None:
+def test_holdout_stopping_rule_reports_the_epoch_and_the_refit(
+    noisy_file: Path, tmp_path: Path
+) -> None:
     metrics = _train(noisy_file, tmp_path / "held", "--holdout", "0.1")
-    assert 1 <= metrics["selected_epoch"] <= 2
+    epoch = metrics["selected_epoch"]
+    assert 1 <= epoch <= 2 and metrics["refit"] is True
+    # 10 % of the 600 train rows, held out although the method's minimum slice is larger:
+    # a fraction the user gives applies at any size
+    assert metrics["holdout_rows"] == 60
     assert metrics["provenance"]["settings"]["holdout_fraction"] == 0.1
-    assert f"kept epoch {metrics['selected_epoch']} of 2" in metrics["stdout"]
+    assert f"stopping rule: epoch {epoch} of 2" in metrics["stdout"]
+    assert f"trained again on every train row for {epoch} epochs" in metrics["stdout"]
     out = tmp_path / "bad"
     result = runner.invoke(app, ["train", str(noisy_file), "--holdout", "0.7", "-o", str(out)])
     assert result.exit_code == 2 and "0..0.5" in result.stderr
+
+
+def test_nrch_default_stopping_rule_is_off_and_said_so_below_its_minimum_slice(
+    noisy_file: Path, tmp_path: Path
+) -> None:
+    args = ["train", str(noisy_file), "--bits", "16", "--epochs", "2", "-q"]
+    result = runner.invoke(app, [*args, "-o", str(tmp_path / "nrch")])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "nrch" / "metrics.json").read_text())
+    assert metrics["method"] == "nrch" and metrics["holdout_rows"] == 0
+    assert metrics["selected_epoch"] == 2 and metrics["refit"] is False
+    assert "stopping rule off: 10% of the train rows is fewer than 500 rows" in result.stdout

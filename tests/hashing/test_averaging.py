@@ -59,8 +59,10 @@ def test_off_never_builds_an_average(data: AuditDataset, monkeypatch: pytest.Mon
         raise AssertionError("an average was built with weight_average = 0")
 
     monkeypatch.setattr(averaging.WeightAverage, "__init__", refuse)
-    hasher = fit(data, default_settings("nrch", holdout_fraction=0.2, **TINY))
-    assert hasher.settings.weight_average == 0.0 and len(hasher.history_) == 3
+    settings = default_settings("nrch", holdout_fraction=0.2, holdout_min_rows=0, **TINY)
+    hasher = fit(data, settings)
+    assert hasher.settings.weight_average == 0.0
+    assert hasher.selection_history_ is not None and len(hasher.selection_history_) == 3
 
 
 def test_the_model_ends_with_the_bias_corrected_average_of_every_step(
@@ -120,7 +122,9 @@ def test_the_stopping_rule_scores_and_keeps_the_averaged_weights(
 ) -> None:
     """The held-out slice scores the averaged weights, and the model ends with those of the
     selected epoch (not its live weights): re-scoring the slice gives the recorded score."""
-    settings = default_settings("nrch", holdout_fraction=0.2, weight_average=0.9, **TINY)
+    settings = default_settings(
+        "nrch", holdout_fraction=0.2, holdout_min_rows=0, weight_average=0.9, **TINY
+    )
     image, text, labels = (torch.from_numpy(a.astype(np.float32)) for a in arrays(data))
     model = NRCHHasher(settings, image.shape[1], text.shape[1], labels.shape[1], 16,
                        torch.Generator().manual_seed(0))  # fmt: skip
@@ -185,18 +189,20 @@ def test_a_horizon_in_epochs_spans_the_same_epochs_on_any_data_size() -> None:
 def test_a_horizon_in_epochs_is_the_per_step_decay_of_this_run(data: AuditDataset) -> None:
     """weight_average_epochs = h trains exactly as weight_average = 1 - 1 / (h * steps)."""
     image, text, labels = arrays(data)
-    settings = default_settings("scbch", holdout_fraction=0.2, weight_average_epochs=2, **TINY)
+    # one run that holds the slice out (a refit on every row has more steps an epoch)
+    held = {"holdout_fraction": 0.2, "holdout_min_rows": 0, "holdout_refit": False}
+    settings = default_settings("scbch", weight_average_epochs=2, **held, **TINY)
     train_rows = labels.shape[0] - round(0.2 * labels.shape[0])
     decay = decay_for_horizon(2, batches_per_epoch(train_rows, TINY["batch_size"]))
     assert averaging_decay(settings, train_rows) == decay
     by_epochs = fit(data, settings)
     per_step = default_settings(
-        "scbch", holdout_fraction=0.2, weight_average=decay, weight_average_epochs=0, **TINY
+        "scbch", weight_average=decay, weight_average_epochs=0, **held, **TINY
     )
     by_step = fit(data, per_step)
     for name, value in weights(by_epochs).items():
         assert torch.equal(value, weights(by_step)[name]), name
-    unaveraged = {"holdout_fraction": 0.2, "weight_average_epochs": 0, **TINY}
+    unaveraged = {**held, "weight_average_epochs": 0, **TINY}
     off = fit(data, default_settings("scbch", **unaveraged))
     assert any(not torch.equal(v, weights(off)[k]) for k, v in weights(by_epochs).items())
 

@@ -22,6 +22,7 @@ from hashing.hasher import (
     EpochSelection,
     encode_continuous,
     holdout_query_ap,
+    holdout_size,
     holdout_split,
     holds_up_against,
     train_method,
@@ -148,6 +149,32 @@ def test_nrch_trains_with_weighted_constants_but_the_scan_leaves_shared_pairs_ou
 
     np.testing.assert_array_equal(signal, posterior(shared_pairs="excluded"))
     assert not np.array_equal(signal, posterior())
+
+
+@pytest.mark.parametrize("name", ["rshnl", "scbch", "nrch"])
+def test_the_scan_reads_every_row_without_the_stopping_rule(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The robust methods hold out a slice and refit by default (from 5,000 rows); the scan's
+    detectors train once on every row, as the detection matrix was measured."""
+    assert default_settings(name).holdout_fraction == 0.1
+    trained: list[CrossModalHasher] = []
+    original = CrossModalHasher.fit
+
+    def recording(self: CrossModalHasher, *args: object, **kwargs: object) -> CrossModalHasher:
+        trained.append(self)
+        return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(CrossModalHasher, "fit", recording)
+    clean = make_synthetic(SynthSettings(n_rows=300, n_classes=5, seed=0)).to_dataset()
+    data = with_noise(clean, "pairflip", 0.4, 0)[0]
+    assert data.image is not None and data.text is not None
+    train = data.train_mask
+    image, text, labels = data.image[train], data.text[train], data.labels[train]
+    scan = DetectorInput(image, text, labels, seed=0, device="cpu", epochs={name: 1}, bits=16)
+    HasherDetector(name).run(scan, None)
+    (hasher,) = trained
+    assert hasher.settings.holdout_fraction == 0.0 and hasher.selection_history_ is None
 
 
 def test_row_twice_and_tanh_codes_switches() -> None:
@@ -435,10 +462,76 @@ def test_stopping_rule_reads_neither_query_rows_nor_clean_labels() -> None:
         hasher, _ = fit_hasher(dataset, "plain", bits=16, seed=0, epochs=4, holdout_fraction=0.2)
         runs.append(hasher)
     first, second = (
-        [(r["holdout_map_i2t"], r["holdout_map_t2i"]) for r in run.history_] for run in runs
+        [(r["holdout_map_i2t"], r["holdout_map_t2i"]) for r in run.selection_history_ or []]
+        for run in runs
     )
+    assert len(first) == 4
     assert first == second
     assert runs[0].selected_epoch_ == runs[1].selected_epoch_
+
+
+def test_refit_is_a_run_of_the_selected_epochs_on_every_row() -> None:
+    data = small_dataset()
+    train = data.train_mask
+    assert data.image is not None and data.text is not None
+    tiny = {"image_hidden": 32, "text_hidden": 32, "lr": 3e-3}
+    arrays = (data.image[train], data.text[train], data.labels[train])
+    ruled = CrossModalHasher(
+        default_settings("plain", epochs=6, holdout_fraction=0.2, **tiny), bits=16, seed=0
+    ).fit(*arrays)
+    epoch = ruled.selected_epoch_
+    assert ruled.holdout_rows_ == 60 and ruled.selection_history_ is not None
+    assert len(ruled.selection_history_) == 6 and len(ruled.history_) == epoch
+    assert "holdout_map_i2t" in ruled.selection_history_[0]
+    assert "holdout_map_i2t" not in ruled.history_[-1]
+    # the slice only chose how long to train: the model is bit for bit a run of that many
+    # epochs on every row from the same seed
+    unruled = default_settings("plain", epochs=epoch, **tiny)
+    plain = CrossModalHasher(unruled, bits=16, seed=0).fit(*arrays)
+    for ours, theirs in zip(
+        ruled.model_.state_dict().values(), plain.model_.state_dict().values(), strict=True
+    ):
+        assert torch.equal(ours, theirs)
+    kept = CrossModalHasher(
+        default_settings("plain", epochs=6, holdout_fraction=0.2, holdout_refit=False, **tiny),
+        bits=16,
+        seed=0,
+    ).fit(*arrays)
+    assert kept.selection_history_ is None and kept.selected_epoch_ == epoch
+    assert not np.array_equal(kept.encode_image(arrays[0]), ruled.encode_image(arrays[0]))
+
+
+def test_refit_progress_counts_on_after_the_selection_run() -> None:
+    data = small_dataset()
+    train = data.train_mask
+    assert data.image is not None and data.text is not None
+    settings = default_settings(
+        "plain", epochs=4, holdout_fraction=0.2, image_hidden=16, text_hidden=16
+    )
+    calls: list[tuple[int, int]] = []
+    hasher = CrossModalHasher(settings, bits=16, seed=0)
+    hasher.fit(data.image[train], data.text[train], data.labels[train],
+               lambda epoch, n_epochs, logs: calls.append((epoch, n_epochs)))  # fmt: skip
+    refit = hasher.selected_epoch_
+    selection = [(epoch, 4) for epoch in range(1, 5)]
+    assert calls == selection + [(4 + epoch, 4 + refit) for epoch in range(1, refit + 1)]
+
+
+def test_holdout_min_rows_keeps_small_data_whole() -> None:
+    assert holdout_size(4_994, 0.1, 500) == 0 and holdout_size(5_000, 0.1, 500) == 500
+    assert holdout_size(10, 0.1) == 2 and holdout_size(100, 0.0) == 0
+    with pytest.raises(ValueError, match="too few"):
+        holdout_size(3, 0.5)
+    data = small_dataset()
+    train = data.train_mask
+    assert data.image is not None and data.text is not None
+    # NRCH's default rule needs a slice of 500 rows; these 600 train rows give 60
+    settings = default_settings("nrch", epochs=2, image_hidden=16, text_hidden=16)
+    assert settings.holdout_fraction == 0.1 and settings.holdout_min_rows == 500
+    hasher = CrossModalHasher(settings, bits=16, seed=0)
+    hasher.fit(data.image[train], data.text[train], data.labels[train])
+    assert hasher.holdout_rows_ == 0 and hasher.selection_history_ is None
+    assert hasher.selected_epoch_ == 2 and "holdout_map_i2t" not in hasher.history_[-1]
 
 
 def test_default_keeps_the_last_epoch() -> None:
