@@ -27,8 +27,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_scan import SHARED as MIRFLICKR  # noqa: E402
-from bench_scan import mirflickr, synthetic  # noqa: E402
+from bench_scan import SHARED, mirflickr, synthetic  # noqa: E402
 
 from auditor.audit_files import RETRIEVAL_FILE  # noqa: E402
 from auditor.cleaning import DEFAULT_CONFIDENCE, STRATEGIES, parse_budget  # noqa: E402
@@ -50,18 +49,18 @@ from auditor.loop import (  # noqa: E402
 )
 from auditor.scanning import ScanSettings  # noqa: E402
 
-WIKIPEDIA = MIRFLICKR.parent / "wikipedia"
 PROTOCOL = {"synthetic": "pairflip", "mirflickr": "pairflip", "wikipedia": "symmetric"}
 RATES = {"synthetic": [0.5, 0.8], "mirflickr": [0.5, 0.8], "wikipedia": [0.4, 0.6]}
 
 
-def load(name: str, rate: float, rows: int, seed: int) -> AuditDataset:
-    """The noisy benchmark dataset (labels noisy, ``clean_labels`` the truth)."""
+def load(name: str, rate: float, rows: int, seed: int, data: Path) -> AuditDataset:
+    """The noisy benchmark dataset (labels noisy, ``clean_labels`` the truth); ``data`` is the
+    folder of the shared data (``mirflickr25k/``, ``wikipedia/``)."""
     if name == "synthetic":
         return synthetic("pairflip", rate, rows)
     if name == "mirflickr":
-        return mirflickr("pairflip", rate, MIRFLICKR)
-    return with_noise(import_wikipedia(WIKIPEDIA), "symmetric", rate, seed)[0]
+        return mirflickr("pairflip", rate, data / "mirflickr25k")
+    return with_noise(import_wikipedia(data / "wikipedia"), "symmetric", rate, seed)[0]
 
 
 def variant_columns(settings: LoopSettings) -> list[tuple[str, int]]:
@@ -153,6 +152,7 @@ def main() -> None:
     parser.add_argument("--budget", help="as `audit clean --budget` (default: is_issue rows)")
     parser.add_argument("--confidence", type=float, default=DEFAULT_CONFIDENCE)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", type=Path, default=SHARED, help="folder of the shared data")
     parser.add_argument("--out", type=Path, help="folder for retrieval.json and the scans")
     parser.add_argument("--json-out", type=Path, help="all settings' results in one JSON file")
     args = parser.parse_args()
@@ -180,7 +180,7 @@ def main() -> None:
         for rate in rates:
             check_output_folder(args.out / f"{args.dataset}-{protocol}-{rate:g}", "bench")
     for rate in rates:
-        dataset = load(args.dataset, rate, args.rows, args.seed)
+        dataset = load(args.dataset, rate, args.rows, args.seed, args.data)
         title = f"{args.dataset} {protocol} {rate:g}"
         started = time.perf_counter()
 
