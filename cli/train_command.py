@@ -72,7 +72,7 @@ def train(
             "latest epoch whose retrieval among them, by their given labels, is within two "
             "standard errors of the best, then train again on every train row for that many "
             "epochs (0 = off: every row, last epoch).",
-            show_default="the method's: nrch 0.1 from 5,000 train rows, others 0",
+            show_default="the method's: rshnl, scbch, nrch 0.1 from 5,000 train rows; plain 0",
         ),
     ] = None,
     average_epochs: Annotated[
