@@ -45,7 +45,7 @@ from auditor.io import (
     dataset_columns,
     dataset_from_table,
     dataset_to_table,
-    file_fingerprint,
+    path_fingerprint,
     read_dataset,
     read_table,
 )
@@ -101,7 +101,7 @@ class AuditResult:
         """``summary.json``: counts, noise-rate estimate, detection metrics with truth, timings."""
         summary = scan_summary(self.scan, self.settings, self.dataset.source)
         source = self.dataset.source
-        summary["input_fingerprint"] = file_fingerprint(source) if source is not None else None
+        summary["input_fingerprint"] = path_fingerprint(source) if source is not None else None
         return summary
 
     def save(self, out: str | os.PathLike[str], *, report: bool = True) -> Path:

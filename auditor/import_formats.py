@@ -20,7 +20,6 @@ for a cell written with a different separator: "mixed separators", an error.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -33,7 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from auditor.dataset import DataError
-from auditor.io import dataset_from_table, file_fingerprint
+from auditor.io import dataset_from_table, path_fingerprint
 from auditor.tags import (
     QUOTED,
     SEPARATOR_CANDIDATES,
@@ -206,16 +205,8 @@ def contract_table(
 def source_record(fmt: str, path: Path, **options: Any) -> dict[str, Any]:
     """The ``import`` provenance record: format, absolute source path and fingerprint (of the
     file, or of a folder's files), options."""
-    fingerprint = file_fingerprint(path) if path.is_file() else folder_fingerprint(path)
+    fingerprint = path_fingerprint(path)
     return {"format": fmt, "path": str(path.resolve()), "fingerprint": fingerprint, **options}
-
-
-def folder_fingerprint(folder: Path) -> str:
-    """``sha256:<hex>`` over the names and fingerprints of the files directly in a folder."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []:
-        digest.update(f"{path.name}\0{file_fingerprint(path)}\n".encode())
-    return f"sha256:{digest.hexdigest()}"
 
 
 # ------------------------------------------------------------------------------------- COCO

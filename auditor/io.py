@@ -537,6 +537,20 @@ def file_fingerprint(path: str | Path) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
+def folder_fingerprint(folder: str | Path) -> str:
+    """``sha256:<hex>`` over the names and fingerprints of the files directly in a folder."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).iterdir() if p.is_file()):
+        digest.update(f"{path.name}\0{file_fingerprint(path)}\n".encode())
+    return f"sha256:{digest.hexdigest()}"
+
+
+def path_fingerprint(path: str | Path) -> str:
+    """The fingerprint of an input, a file (``file_fingerprint``) or a folder of files an
+    importer read (``folder_fingerprint``: MIRFlickr's or Wikipedia's raw folders)."""
+    return folder_fingerprint(path) if Path(path).is_dir() else file_fingerprint(path)
+
+
 def make_provenance(
     command: str,
     *,
@@ -556,7 +570,7 @@ def make_provenance(
         "classes": list(classes),
     }
     if input_path is not None:
-        record["input"] = {"path": str(input_path), "fingerprint": file_fingerprint(input_path)}
+        record["input"] = {"path": str(input_path), "fingerprint": path_fingerprint(input_path)}
     record.update(extra)
     return record
 
