@@ -15,11 +15,12 @@ views), ``synthetic`` (``audit synth``, ``--rows`` rows).
 
 Every run appends one JSON line to ``--out`` (resumable: runs already there are skipped), with
 the query mAP at the last epoch, every ``--eval-every`` epochs and of the model handed out
-(``selected``). With the stopping rule (``HashSettings.holdout_fraction``: NRCH's default from
-5,000 train rows, or ``--holdout F`` for every configuration at any size) ``last`` and the
-curve are those of the run that held the slice out, and ``selected`` is the model trained again
-on every row for the epochs the slice picked (``holdout_refit``; with ``+holdout_refit=false``
-the slice run's own weights at that epoch). ``--holdout 0`` turns the rule off everywhere.
+(``selected``). With the stopping rule (``HashSettings.holdout_fraction``: the robust methods'
+default from 5,000 train rows, or ``--holdout F`` for every configuration at any size)
+``last`` and the curve are those of the run that held the slice out, and ``selected`` is the
+model trained again on every row for the epochs the slice picked (``holdout_refit``; with
+``+holdout_refit=false`` the slice run's own weights at that epoch). ``--holdout 0`` turns the
+rule off everywhere.
 
     python examples/bench_train.py --datasets mirflickr --rates 0.5 0.8 --seeds 0 1 2 \\
         --configs plain nrch nrch-paper --out bench_train.jsonl
