@@ -1,9 +1,10 @@
 """Worker of tests/hashing/test_distributed.py, run under torchrun (not collected by pytest).
 
 ``python -m torch.distributed.run --standalone --nproc_per_node 2 ddp_worker.py OUT`` trains
-every method data-parallel on the small problem below and saves, per method and rank,
-``OUT/METHOD-rankR.pt``: the weights, the final signals, the label evidence and the per-epoch
-losses. The test fits the same problem in one process and compares.
+every case (a method and its settings) data-parallel on the small problem below and saves, per
+case and rank, ``OUT/CASE-rankR.pt``: the weights, the final signals, the label evidence, the
+per-epoch losses and the epoch the stopping rule picked. The test fits the same problem in one
+process and compares.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from hashing.hasher import CrossModalHasher
 from hashing.methods import default_settings
 from hashing.runtime.distributed import distributed_from_env
 
-METHODS = ("plain", "rshnl", "scbch", "nrch")
 N_ROWS = 245  # with batch 50: four batches of 50 and one of 45, split 23/22 across two ranks
 BITS = 16
 
@@ -28,12 +28,19 @@ BITS = 16
 # first epoch (NRCH's keep mask, SCBCH's reliability weights, RSHNL's self-paced weights), and
 # parameter averaging on for two of them (each rank keeps its own average: they must agree),
 # SCBCH's by its default horizon in epochs (from the global steps an epoch), NRCH's per step.
-SETTINGS: dict[str, dict[str, Any]] = {
-    "plain": {},
-    "rshnl": {"self_paced_start_epoch": 1, "pace": 2.0},
-    "scbch": {"reliability_start_epoch": 1, "neighbours": 5},
-    "nrch": {"warmup_epochs": 1, "ramp_epochs": 1, "weight_average": 0.8},
+# "rshnl-refit" runs the stopping rule on this small problem (its default minimum slice would
+# turn it off): a held-out slice picks the epoch, then every rank refits on every row.
+CASES: dict[str, tuple[str, dict[str, Any]]] = {
+    "plain": ("plain", {}),
+    "rshnl": ("rshnl", {"self_paced_start_epoch": 1, "pace": 2.0}),
+    "scbch": ("scbch", {"reliability_start_epoch": 1, "neighbours": 5}),
+    "nrch": ("nrch", {"warmup_epochs": 1, "ramp_epochs": 1, "weight_average": 0.8}),
+    "rshnl-refit": (
+        "rshnl",
+        {"self_paced_start_epoch": 1, "pace": 2.0, "holdout_fraction": 0.2, "holdout_min_rows": 0},
+    ),
 }
+METHODS = tuple(CASES)
 
 
 def make_problem(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -50,7 +57,8 @@ def make_problem(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return image.astype(np.float32), text.astype(np.float32), labels
 
 
-def settings_for(method: str) -> HashSettings:
+def settings_for(case: str) -> HashSettings:
+    method, overrides = CASES[case]
     return default_settings(
         method,
         epochs=3,
@@ -59,13 +67,13 @@ def settings_for(method: str) -> HashSettings:
         text_hidden=32,
         eval_batch_size=64,
         signal_average_epochs=2,
-        **SETTINGS[method],
+        **overrides,
     )
 
 
-def fit(method: str) -> CrossModalHasher:
+def fit(case: str) -> CrossModalHasher:
     image, text, labels = make_problem()
-    return CrossModalHasher(settings_for(method), bits=BITS, seed=3, device="cpu").fit(
+    return CrossModalHasher(settings_for(case), bits=BITS, seed=3, device="cpu").fit(
         image, text, labels
     )
 
@@ -77,6 +85,7 @@ def summary(hasher: CrossModalHasher) -> dict[str, Any]:
         "signals": hasher.signals_,
         "evidence": hasher.label_evidence_,
         "losses": [record["loss"] for record in hasher.history_],
+        "selected_epoch": hasher.selected_epoch_,
     }
 
 
@@ -84,8 +93,8 @@ def main(out: Path) -> None:
     torch.set_num_threads(1)
     with distributed_from_env("cpu") as info:
         assert info.world_size == 2, info
-        for method in METHODS:
-            torch.save(summary(fit(method)), out / f"{method}-rank{info.rank}.pt")
+        for case in METHODS:
+            torch.save(summary(fit(case)), out / f"{case}-rank{info.rank}.pt")
 
 
 if __name__ == "__main__":

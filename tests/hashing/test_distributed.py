@@ -1,8 +1,9 @@
 """Data-parallel training: two gloo processes train the same model as one process.
 
 The two-process run is ``torchrun --standalone --nproc_per_node 2 ddp_worker.py`` (a free port
-on 127.0.0.1 picked by torch's launcher); it trains every method on the same small problem with
-the same seed and global batch as the one-process fits here.
+on 127.0.0.1 picked by torch's launcher); it trains every method (and RSHNL once more with the
+stopping rule and its refit) on the same small problem with the same seed and global batch as
+the one-process fits here.
 """
 
 from __future__ import annotations
@@ -89,10 +90,11 @@ def test_two_processes_train_the_same_weights_as_one(
     )
     assert moved > 100 * WEIGHT_ATOL
     np.testing.assert_allclose(rank0["losses"], alone["losses"], rtol=1e-5)
+    assert rank0["selected_epoch"] == rank1["selected_epoch"] == alone["selected_epoch"]
 
 
 @pytest.mark.distributed
-@pytest.mark.parametrize("method", ["rshnl", "scbch", "nrch"])
+@pytest.mark.parametrize("method", ["rshnl", "scbch", "nrch", "rshnl-refit"])
 def test_two_processes_give_the_same_per_sample_signals_and_evidence(
     method: str, two_process_runs: Path, one_process_fits: dict[str, CrossModalHasher]
 ) -> None:
@@ -114,12 +116,20 @@ def test_the_per_sample_state_was_exercised(
     one_process_fits: dict[str, CrossModalHasher],
 ) -> None:
     """The comparison covers the per-epoch state that steers training: NRCH dropped samples,
-    SCBCH weighted them unevenly, RSHNL's self-paced weights left 1."""
+    SCBCH weighted them unevenly, RSHNL's self-paced weights left 1, and the stopping rule
+    refit on every row."""
     nrch = one_process_fits["nrch"].history_
     assert min(record["next_kept_fraction"] for record in nrch) < 1.0
     reliability = one_process_fits["scbch"].signals_["scbch_reliability"]
     assert float(reliability.std()) > 0.01
     assert float(one_process_fits["rshnl"].signals_["rshnl_weight"].min()) < 1.0
+    # the stopping rule held rows out and picked an epoch, then the model was trained again on
+    # every row for that many epochs (what the two-process run must reproduce)
+    refit = one_process_fits["rshnl-refit"]
+    assert refit.holdout_rows_ == round(0.2 * ddp_worker.N_ROWS)
+    assert refit.selection_history_ is not None
+    assert len(refit.history_) == refit.selected_epoch_ >= 1
+    assert all("holdout_map_i2t" not in record for record in refit.history_)
 
 
 def test_shards_cover_every_row_once_in_order() -> None:
