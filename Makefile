@@ -19,7 +19,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check auditor hashing cli tests examples
-	$(BIN)/mypy auditor hashing cli
+	$(BIN)/mypy auditor hashing cli examples
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest

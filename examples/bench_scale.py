@@ -170,7 +170,7 @@ def force_exact_search() -> None:
     """Make every neighbour search exact whatever N (the scan before the index)."""
     import hashing.neighbours
 
-    hashing.neighbours.use_index = lambda *_: False  # type: ignore[assignment]
+    hashing.neighbours.use_index = lambda *_: False
 
 
 def worker(args: argparse.Namespace) -> None:

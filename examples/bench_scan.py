@@ -126,7 +126,7 @@ def synthetic_visible(
     """(rows, C) bool twice: the true labels of ``synthetic(..., rows)`` that the content shows
     (in a view where their class is clear), and those that show in any view at all."""
     data = make_synthetic(synthetic_settings(rows, label_dropout))
-    return visible_labels(data.shown, data.view_strength), data.shown.any(axis=2)
+    return visible_labels(data.shown, data.view_strength), np.asarray(data.shown.any(axis=2))
 
 
 def first_train_rows(dataset: AuditDataset, n_rows: int | None) -> AuditDataset:
@@ -146,7 +146,7 @@ def save_outputs(path: Path, outputs: dict[str, DetectorOutput]) -> None:
             arrays[f"{name}/presence"] = output.presence
         for signal, values in output.signals.items():
             arrays[f"{name}/signal/{signal}"] = values
-    np.savez_compressed(path, **arrays)
+    np.savez_compressed(path, allow_pickle=False, **arrays)
 
 
 def load_outputs(path: Path) -> dict[str, DetectorOutput]:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -44,8 +45,10 @@ def record_run(dataset_name: str, rate: float, config: str, seed: int, rows: int
     slice_scores: list[np.ndarray] = []
     scorer = hasher_module.holdout_query_ap
 
-    def recording(*args: Any) -> np.ndarray:
-        scores = scorer(*args)
+    def recording(
+        image_codes: torch.Tensor, text_codes: torch.Tensor, labels: torch.Tensor
+    ) -> np.ndarray:
+        scores = scorer(image_codes, text_codes, labels)
         slice_scores.append(scores)
         return scores
 

@@ -21,6 +21,7 @@ import json
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -78,7 +79,10 @@ def build(photos: Path, out: Path, n: int, noisy: int, seed: int) -> dict[int, l
     rng = np.random.default_rng(seed)
     corrupted = set(rng.choice(n, size=noisy, replace=False).tolist())
     category_id = {name: index + 1 for index, name in enumerate(CATEGORIES)}
-    images, instances, captions, given = [], [], [], {}
+    images: list[dict[str, Any]] = []
+    instances: list[dict[str, Any]] = []
+    captions: list[dict[str, Any]] = []
+    given: dict[int, list[str]] = {}
     for row, path in enumerate(files):
         image_id = 1000 + row
         shutil.copyfile(path, out / "images" / path.name)
