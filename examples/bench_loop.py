@@ -48,6 +48,7 @@ from auditor.loop import (  # noqa: E402
     write_retrieval_json,
 )
 from auditor.scanning import ScanSettings  # noqa: E402
+from cli.common import Terminated, sigterm_as_interrupt  # noqa: E402
 
 PROTOCOL = {"synthetic": "pairflip", "mirflickr": "pairflip", "wikipedia": "symmetric"}
 RATES = {"synthetic": [0.5, 0.8], "mirflickr": [0.5, 0.8], "wikipedia": [0.4, 0.6]}
@@ -205,4 +206,10 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # a SIGTERM (kill, timeout) unwinds like Ctrl-C, so the half-built output folder goes too
+    try:
+        with sigterm_as_interrupt():
+            main()
+    except KeyboardInterrupt as interrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(143 if isinstance(interrupt, Terminated) else 130)
