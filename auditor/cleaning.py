@@ -46,6 +46,7 @@ from auditor.io import (
     read_provenance,
     read_table,
     require_columns,
+    shown_id,
     write_table_atomic,
 )
 
@@ -485,7 +486,13 @@ def align_audit(
     if len(np.unique(rows)) != len(rows):
         _, first = np.unique(rows, return_index=True)
         duplicate = int(np.setdiff1d(np.arange(len(rows)), first)[0])
-        raise DataError(f"duplicate id {ids[duplicate]!r}", file=file, column="id", row=duplicate)
+        raise DataError(
+            f"duplicate id {shown_id(ids[duplicate])} (first at row "
+            f"{int(np.flatnonzero(rows == rows[duplicate])[0])})",
+            file=file,
+            column="id",
+            row=duplicate,
+        )
     n_train = int(train.sum())
     if len(rows) != n_train:
         uncovered = np.setdiff1d(np.flatnonzero(train), rows)

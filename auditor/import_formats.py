@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from auditor.dataset import DataError
-from auditor.io import dataset_from_table, path_fingerprint
+from auditor.io import dataset_from_table, path_fingerprint, shown_id
 from auditor.tags import (
     QUOTED,
     SEPARATOR_CANDIDATES,
@@ -133,7 +133,7 @@ def check_unique_ids(ids: Sequence[Any], *, file: str, column: str) -> None:
             raise DataError("null id", file=file, column=column, row=row)
         if value in seen:
             raise DataError(
-                f"duplicate id {value!r} (first at row {seen[value]})",
+                f"duplicate id {shown_id(value)} (first at row {seen[value]})",
                 file=file,
                 column=column,
                 row=row,

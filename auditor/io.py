@@ -448,12 +448,23 @@ def _validated_ids(values: pa.ChunkedArray, *, file: str | None, column: str) ->
         ids = array.to_numpy(zero_copy_only=False).astype(np.int64)
     else:
         ids = np.array(array.to_pylist(), dtype=object)
-    _, first_index, counts = np.unique(ids, return_index=True, return_counts=True)
+    unique, first_index, counts = np.unique(ids, return_index=True, return_counts=True)
     if (counts > 1).any():
         seen_first = set(first_index.tolist())
         row = next(i for i in range(len(ids)) if i not in seen_first)
-        raise DataError(f"duplicate id {ids[row]!r}", file=file, column=column, row=row)
+        first = int(first_index[np.searchsorted(unique, ids[row])])
+        raise DataError(
+            f"duplicate id {shown_id(ids[row])} (first at row {first})",
+            file=file,
+            column=column,
+            row=row,
+        )
     return ids
+
+
+def shown_id(value: Any) -> str:
+    """An id as the user wrote it in an error message: 7 or 'a7', not np.int64(7)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
 
 
 def _validated_split(values: pa.ChunkedArray, *, file: str | None, column: str) -> np.ndarray:

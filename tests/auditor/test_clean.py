@@ -304,6 +304,12 @@ def test_audit_of_other_rows_is_refused(audited, tmp_path: Path) -> None:  # typ
     )
     with pytest.raises(DataError, match="covers 300 of the data's 301 train rows"):
         clean_file(more, audit_path, tmp_path / "o.parquet", CleanSettings("relabel"))
+    audit = pq.read_table(audit_path)
+    repeated = tmp_path / "repeated.audit.parquet"
+    pq.write_table(pa.concat_tables([audit, audit.slice(5, 1)]), repeated)
+    first_id = audit.column("id")[5].as_py()
+    with pytest.raises(DataError, match=rf"row 300: duplicate id {first_id!r} \(first at row 5\)"):
+        clean_file(data, repeated, tmp_path / "o.parquet", CleanSettings("relabel"))
     assert not (tmp_path / "o.parquet").exists()
 
 

@@ -206,7 +206,13 @@ BAD_INPUTS = {
         lambda t: replace(t, "id", [f"r{i}" for i in range(11)] + ["r3"]),
         "id",
         11,
-        "duplicate id 'r3'",
+        "duplicate id 'r3' (first at row 3)",
+    ),
+    "duplicate integer ids": (
+        lambda t: replace(t, "id", [*range(11), 7]),
+        "id",
+        11,
+        "duplicate id 7 (first at row 7)",  # as written, not numpy's np.int64(7)
     ),
     "null id": (
         lambda t: replace(t, "id", [f"r{i}" for i in range(5)] + [None] * 7),
