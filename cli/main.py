@@ -207,13 +207,18 @@ def inject(
     rate: Annotated[
         float,
         typer.Option(
-            "--rate", help="Share of train rows to corrupt (classflip: per-class flip rate)."
+            "--rate",
+            min=0.0,
+            max=1.0,
+            help="Share of train rows to corrupt (classflip: per-class flip rate).",
         ),
     ] = 0.5,
     missing_share: Annotated[
         float,
         typer.Option(
             "--missing-share",
+            min=0.0,
+            max=1.0,
             help="mixed only: share of the noisy rows missing labels (the rest get spurious ones).",
         ),
     ] = 0.7,

@@ -40,6 +40,7 @@ from cli.common import (
     parse_methods,
     read_toml_settings,
     result_console,
+    settings_from_sources,
     status,
 )
 from cli.launch import NprocOption, relaunch_if_asked
@@ -222,15 +223,12 @@ def scan_and_report(
 def _settings(config: Path | None, given: dict[str, Any]) -> ScanSettings:
     from auditor.scanning import ScanSettings
 
-    values = read_toml_settings(config, ScanSettings)
-    values.update({key: value for key, value in given.items() if value is not None})
+    from_file = read_toml_settings(config, ScanSettings)
     for key in ("methods", "baselines"):
-        if isinstance(values.get(key), list):
-            values[key] = tuple(values[key])
-    try:
-        return ScanSettings(**values)
-    except (ValueError, TypeError) as error:
-        raise typer.BadParameter(str(error)) from None
+        if isinstance(from_file.get(key), list):
+            from_file[key] = tuple(from_file[key])
+    on_command_line = {key: value for key, value in given.items() if value is not None}
+    return settings_from_sources(ScanSettings, from_file, on_command_line, config)
 
 
 @handle_errors

@@ -116,7 +116,8 @@ def test_inject_bad_input_exits_2_and_writes_nothing(tmp_path: Path) -> None:
     "args, fragment",
     [
         (["--protocol", "zigzag"], "unknown protocol"),
-        (["--rate", "1.5"], "rate"),
+        (["--rate", "1.5"], "Invalid value for '--rate'"),
+        (["--protocol", "mixed", "--missing-share", "-0.1"], "Invalid value for '--missing-share'"),
     ],
 )
 def test_inject_bad_options_exit_2(tmp_path: Path, args: list[str], fragment: str) -> None:

@@ -181,6 +181,21 @@ def test_wrongly_typed_config_values_name_file_and_setting(
     assert state(tmp_path) == before
 
 
+def test_out_of_range_settings_name_their_option_or_config_file(data: Path, tmp_path: Path) -> None:
+    before = state(tmp_path)
+    code, _, stderr = run("scan", data, "--noise-rate", "2", "-o", tmp_path / "out", "-q")
+    unboxed = " ".join(stderr.replace("│", " ").split())  # typer's box may wrap the line
+    assert code == 2 and "Invalid value for --noise-rate: must be in [0, 1], got 2.0" in unboxed
+    assert state(tmp_path) == before
+    config = tmp_path / "scan.toml"
+    config.write_text("noise_rate = 3.0\n")
+    before = state(tmp_path)
+    code, _, stderr = run("scan", data, "--config", config, "-o", tmp_path / "out", "-q")
+    line = error_line(code, stderr)
+    assert "scan.toml" in line and "setting noise_rate must be in [0, 1], got 3.0" in line
+    assert state(tmp_path) == before
+
+
 def test_synth_config_is_type_checked_too(tmp_path: Path) -> None:
     config = tmp_path / "synth.toml"
     config.write_text('n_rows = "many"\n')
