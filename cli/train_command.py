@@ -107,6 +107,7 @@ def train(
     # before the slow imports (torch: seconds on a busy machine), so a refused -o is immediate
     check_output_folder(out, "train", data)
     from auditor.train import (
+        check_trainable,
         fit_hasher,
         train_hasher,
         training_metrics,
@@ -142,6 +143,7 @@ def train(
             id_column, labels_column, image_column, text_column, split_column, clean_column
         )
         dataset = read_dataset(data, columns=columns, classes=parse_classes(classes))
+        check_trainable(dataset)  # before any progress bar, and on every rank
         evaluated = dataset.query_mask | dataset.retrieval_database_mask
         truth_labels = (
             read_truth(truth, dataset, columns, rows=evaluated) if truth is not None else None
