@@ -13,6 +13,7 @@ from auditor.cleaning import (
     STRATEGIES,
     CleanSettings,
     clean_file,
+    parse_budget,
 )
 from cli.common import (
     ClassesOption,
@@ -30,6 +31,7 @@ from cli.common import (
     handle_errors,
     parse_classes,
     result_console,
+    settings_from_sources,
     status,
     usage_errors,
 )
@@ -193,8 +195,16 @@ def clean(
         raise typer.BadParameter(
             "give --audit and --strategy (or --decisions)", param_hint="--strategy"
         )
-    with usage_errors():
-        settings = CleanSettings.parse(strategy, budget, threshold, confidence)
+    with usage_errors(option="--budget"):
+        chosen_budget = None if budget is None else parse_budget(budget)
+    given = {
+        "strategy": strategy,
+        "budget": chosen_budget,
+        "threshold": threshold,
+        "confidence": confidence,
+    }
+    on_command_line = {key: value for key, value in given.items() if value is not None}
+    settings = settings_from_sources(CleanSettings, {}, on_command_line, None)
     if out is None:
         out = data.with_name(f"{data.stem}.cleaned-{strategy}.parquet")
     status(f"cleaning {data} with {audit} ({strategy}, rows: {settings.selection})", quiet)

@@ -216,13 +216,15 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def usage_errors(kinds: tuple[type[Exception], ...] = (ValueError,)) -> Iterator[None]:
+def usage_errors(
+    kinds: tuple[type[Exception], ...] = (ValueError,), option: str | None = None
+) -> Iterator[None]:
     """Inside: a ValueError (or one of ``kinds``) the library raises on an option's value becomes
-    typer's usage error: one line, exit code 2."""
+    typer's usage error: one line, exit code 2, naming ``option`` when the block reads one."""
     try:
         yield
     except kinds as error:
-        raise typer.BadParameter(str(error)) from None
+        raise typer.BadParameter(str(error), param_hint=option) from None
 
 
 def handle_errors(command: F) -> F:

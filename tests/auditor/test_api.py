@@ -128,7 +128,7 @@ def test_clean_keeps_the_frame_as_given() -> None:
     dropped = auditor.clean(frame, result, strategy="drop", budget="5%")
     assert len(dropped) == len(frame) - 6  # 5 % of 118 audited rows, rounded
     assert set(frame["split"][~frame.index.isin(dropped.index)]) == {"train"}
-    with pytest.raises(DataError, match="unknown strategy 'fix'"):
+    with pytest.raises(DataError, match="strategy 'fix' is unknown"):
         auditor.clean(frame, result, strategy="fix")
 
 

@@ -59,10 +59,10 @@ def test_clean_then_train(files, tmp_path: Path) -> None:  # type: ignore[no-unt
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--strategy", "relabel", "--budget", "lots"], "not a budget"),
-        (["--strategy", "burn"], "unknown strategy"),
-        (["--strategy", "prune", "--confidence", "1.5"], "confidence must be in"),
-        (["--strategy", "relabel", "--threshold", "0"], "threshold must be in"),
+        (["--strategy", "relabel", "--budget", "lots"], "for --budget: not a budget"),
+        (["--strategy", "burn"], "for --strategy: 'burn' is unknown"),
+        (["--strategy", "prune", "--confidence", "1.5"], "for --confidence: must be in"),
+        (["--strategy", "relabel", "--threshold", "0"], "for --threshold: must be in"),
     ],
 )
 def test_bad_options_exit_2(files, tmp_path: Path, extra: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
