@@ -338,20 +338,25 @@ def read_toml_settings(path: Path | None, settings_class: type) -> dict[str, Any
 
 
 def settings_from_sources(
-    settings_class: type[T], from_file: dict[str, Any], given: dict[str, Any], config: Path | None
+    settings_class: type[T],
+    from_file: dict[str, Any],
+    given: dict[str, Any],
+    config: Path | None,
+    options: dict[str, str] | None = None,
 ) -> T:
     """``settings_class`` from a --config file's fields (``from_file``) overridden by the options
-    given on the command line (``given``: field -> value, each field's option being its name
-    with dashes). A value the settings refuse is reported where it came from: the option
-    (``Invalid value for --noise-rate: must be in [0, 1], got 2.0``) or the config file (named,
-    as any bad input); either way exit code 2."""
+    given on the command line (``given``: field -> value; each field's option is its name with
+    dashes unless ``options`` names another). A value the settings refuse is reported where it
+    came from: the option (``Invalid value for --noise-rate: must be in [0, 1], got 2.0``) or
+    the config file (named, as any bad input); either way exit code 2."""
     try:
         return settings_class(**{**from_file, **given})
     except (ValueError, TypeError) as error:
         message = str(error)
         field, _, rest = message.partition(" ")
         if field in given and rest:
-            raise typer.BadParameter(rest, param_hint="--" + field.replace("_", "-")) from None
+            option = (options or {}).get(field, "--" + field.replace("_", "-"))
+            raise typer.BadParameter(rest, param_hint=option) from None
         if config is not None and field in from_file:
             raise DataError(f"setting {message}", file=str(config)) from None
         raise typer.BadParameter(message) from None

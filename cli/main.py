@@ -39,6 +39,7 @@ from cli.common import (
     parse_classes,
     read_toml_settings,
     result_console,
+    settings_from_sources,
     usage_errors,
 )
 from cli.embed_command import embed
@@ -176,8 +177,9 @@ def synth(
     if rows_old_name is not None:
         given.setdefault("n_rows", rows_old_name)
     from_file = read_toml_settings(config, SynthSettings)  # its errors name the file
-    with usage_errors((ValueError, TypeError)):
-        settings = SynthSettings(**{**from_file, **given})
+    settings = settings_from_sources(
+        SynthSettings, from_file, given, config, options={"n_rows": "--rows"}
+    )
     data = make_synthetic(settings)
     dataset = data.to_dataset()
     provenance = make_provenance(

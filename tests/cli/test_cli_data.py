@@ -90,6 +90,19 @@ def test_synth_keeps_its_old_rows_option_name(tmp_path: Path) -> None:
     assert old.equals(pq.read_table(tmp_path / "new.parquet").replace_schema_metadata(None))
 
 
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--rows", "0"], "Invalid value for --rows: must be a positive integer, got 0"),
+        (["--n-classes", "1"], "Invalid value for --n-classes: must be at least 2, got 1"),
+    ],
+)
+def test_synth_bad_options_name_the_option(tmp_path: Path, args: list[str], fragment: str) -> None:
+    code, _, err = run("synth", "-o", tmp_path / "s.parquet", *args)
+    assert code == 2 and fragment in " ".join(err.replace("│", " ").split())
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_inject_prints_realised_rates(tmp_path: Path) -> None:
     path = tmp_path / "s.parquet"
     run("synth", "-o", path, "--rows", "400", "-q")
