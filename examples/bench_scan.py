@@ -146,7 +146,8 @@ def save_outputs(path: Path, outputs: dict[str, DetectorOutput]) -> None:
             arrays[f"{name}/presence"] = output.presence
         for signal, values in output.signals.items():
             arrays[f"{name}/signal/{signal}"] = values
-    np.savez_compressed(path, allow_pickle=False, **arrays)
+    # numpy's stubs match **arrays against the allow_pickle flag (numpy >= 2.1 only)
+    np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
 
 
 def load_outputs(path: Path) -> dict[str, DetectorOutput]:
