@@ -38,6 +38,7 @@ from auditor.audit_files import AUDIT_COLUMNS, FUSED, ISSUES_COLUMNS, ISSUES_FIL
 from auditor.dataset import DEFAULT_COLUMNS, AuditDataset, ColumnNames, DataError
 from auditor.io import (
     check_output_file,
+    check_unique_ids,
     dataset_from_table,
     file_fingerprint,
     labels_to_multi_hot,
@@ -46,7 +47,6 @@ from auditor.io import (
     read_provenance,
     read_table,
     require_columns,
-    shown_id,
     write_table_atomic,
 )
 
@@ -483,16 +483,7 @@ def align_audit(
                 row=position,
             )
         rows[position] = row
-    if len(np.unique(rows)) != len(rows):
-        _, first = np.unique(rows, return_index=True)
-        duplicate = int(np.setdiff1d(np.arange(len(rows)), first)[0])
-        raise DataError(
-            f"duplicate id {shown_id(ids[duplicate])} (first at row "
-            f"{int(np.flatnonzero(rows == rows[duplicate])[0])})",
-            file=file,
-            column="id",
-            row=duplicate,
-        )
+    check_unique_ids(ids, file=file, column="id")
     n_train = int(train.sum())
     if len(rows) != n_train:
         uncovered = np.setdiff1d(np.flatnonzero(train), rows)

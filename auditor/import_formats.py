@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from auditor.dataset import DataError
-from auditor.io import dataset_from_table, path_fingerprint, shown_id
+from auditor.io import check_unique_ids, dataset_from_table, path_fingerprint
 from auditor.tags import (
     QUOTED,
     SEPARATOR_CANDIDATES,
@@ -125,22 +125,6 @@ def parse_label_cells(
 
 
 # ------------------------------------------------------------------------------- shared parts
-def check_unique_ids(ids: Sequence[Any], *, file: str, column: str) -> None:
-    """Duplicate (or null) ids -> DataError naming the second occurrence's row."""
-    seen: dict[Any, int] = {}
-    for row, value in enumerate(ids):
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            raise DataError("null id", file=file, column=column, row=row)
-        if value in seen:
-            raise DataError(
-                f"duplicate id {shown_id(value)} (first at row {seen[value]})",
-                file=file,
-                column=column,
-                row=row,
-            )
-        seen[value] = row
-
-
 def resolve_images(names: Sequence[Any], root: Path, *, file: str, column: str) -> list[str]:
     """Image file names (relative to ``root``, or absolute) -> absolute path strings; a missing
     file, a folder or an empty cell is a DataError naming the row."""

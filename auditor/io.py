@@ -448,23 +448,26 @@ def _validated_ids(values: pa.ChunkedArray, *, file: str | None, column: str) ->
         ids = array.to_numpy(zero_copy_only=False).astype(np.int64)
     else:
         ids = np.array(array.to_pylist(), dtype=object)
-    unique, first_index, counts = np.unique(ids, return_index=True, return_counts=True)
-    if (counts > 1).any():
-        seen_first = set(first_index.tolist())
-        row = next(i for i in range(len(ids)) if i not in seen_first)
-        first = int(first_index[np.searchsorted(unique, ids[row])])
-        raise DataError(
-            f"duplicate id {shown_id(ids[row])} (first at row {first})",
-            file=file,
-            column=column,
-            row=row,
-        )
+    if len(np.unique(ids)) != len(ids):
+        check_unique_ids(ids.tolist(), file=file, column=column)  # names the rows
     return ids
 
 
-def shown_id(value: Any) -> str:
-    """An id as the user wrote it in an error message: 7 or 'a7', not np.int64(7)."""
-    return repr(value.item() if isinstance(value, np.generic) else value)
+def check_unique_ids(ids: Sequence[Any], *, file: str | None, column: str) -> None:
+    """Duplicate (or null) ids -> DataError naming the second occurrence's row and the first's;
+    ``ids`` are Python values, so the message shows them as written (7, not np.int64(7))."""
+    seen: dict[Any, int] = {}
+    for row, value in enumerate(ids):
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            raise DataError("null id", file=file, column=column, row=row)
+        if value in seen:
+            raise DataError(
+                f"duplicate id {value!r} (first at row {seen[value]})",
+                file=file,
+                column=column,
+                row=row,
+            )
+        seen[value] = row
 
 
 def _validated_split(values: pa.ChunkedArray, *, file: str | None, column: str) -> np.ndarray:

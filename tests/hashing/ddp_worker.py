@@ -40,7 +40,6 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
         {"self_paced_start_epoch": 1, "pace": 2.0, "holdout_fraction": 0.2, "holdout_min_rows": 0},
     ),
 }
-METHODS = tuple(CASES)
 
 
 def make_problem(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -93,7 +92,7 @@ def main(out: Path) -> None:
     torch.set_num_threads(1)
     with distributed_from_env("cpu") as info:
         assert info.world_size == 2, info
-        for case in METHODS:
+        for case in CASES:
             torch.save(summary(fit(case)), out / f"{case}-rank{info.rank}.pt")
 
 

@@ -60,7 +60,7 @@ def two_process_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def one_process_fits() -> dict[str, CrossModalHasher]:
     torch.set_num_threads(1)
-    return {method: ddp_worker.fit(method) for method in ddp_worker.METHODS}
+    return {case: ddp_worker.fit(case) for case in ddp_worker.CASES}
 
 
 def load(folder: Path, method: str, rank: int) -> dict[str, Any]:
@@ -68,7 +68,7 @@ def load(folder: Path, method: str, rank: int) -> dict[str, Any]:
 
 
 @pytest.mark.distributed
-@pytest.mark.parametrize("method", ddp_worker.METHODS)
+@pytest.mark.parametrize("method", list(ddp_worker.CASES))
 def test_two_processes_train_the_same_weights_as_one(
     method: str, two_process_runs: Path, one_process_fits: dict[str, CrossModalHasher]
 ) -> None:
