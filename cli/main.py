@@ -274,7 +274,8 @@ def inject(
         classes=parse_classes(classes),
         require_embeddings=False,
     )
-    with usage_errors():
+    # The library's remaining complaints are about the rate (a protocol that cannot reach it).
+    with usage_errors(option="--rate"):
         noisy_table, result = inject_into_table(
             table,
             dataset,

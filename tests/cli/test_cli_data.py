@@ -142,6 +142,18 @@ def test_inject_bad_options_exit_2(tmp_path: Path, args: list[str], fragment: st
     assert not out.exists()
 
 
+def test_inject_rate_a_protocol_cannot_reach_names_the_option(tmp_path: Path) -> None:
+    # Every row carries all three classes, so no row has room for a spurious one.
+    table = small_table()
+    full = table.set_column(1, "labels", pa.array([["cat", "dog", "sky"]] * table.num_rows))
+    path = write(full, tmp_path / "full.parquet")
+    out = tmp_path / "o.parquet"
+    code, _, err = run("inject", path, "--protocol", "spurious", "--rate", "0.5", "-o", out)
+    assert code == 2 and "Invalid value for --rate" in " ".join(err.replace("│", " ").split())
+    assert "spurious at rate 0.5" in err
+    assert not out.exists()
+
+
 def test_inject_refuses_to_overwrite_its_input(tmp_path: Path) -> None:
     path = tmp_path / "s.parquet"
     run("synth", "-o", path, "--rows", "300", "-q")
