@@ -9,7 +9,8 @@ Datasets:
   fixed random nonlinear map into 512 dimensions with Gaussian noise. It sees the true labels
   imperfectly, as real image features do, but it is not real image data: read the numbers with
   that in mind. ``pairflip`` uses the papers' own noise files; the other protocols are injected
-  into the clean labels with ``audit inject``'s code (seed 0).
+  into the clean labels with ``audit inject``'s code (seed 0; ``--seed S`` draws every protocol,
+  pairflip included, with ``audit inject``'s code at seed S, and the stand-in view at seed S).
 - ``synthetic``: `audit synth` defaults (10,000 rows, 5,000 train rows).
 - ``wikipedia``: single-label (10 classes), so only ``pairflip`` and ``symmetric`` apply.
 
@@ -44,6 +45,11 @@ label; no truth in it).
 
     python examples/bench_scan.py --dataset synthetic --rows 6000 --epochs 10 \\
         --cache /tmp/scan-cache --from-cache --visible-truth
+
+``--seed S`` (default 0) draws another instance of every case: the synthetic world and rows, the
+injected noise, the MIRFlickr stand-in's image view and the scan's own seed (cache files are
+named ``...-seedS-...``). The decisions were developed on seed 0; another seed says whether
+they hold beyond the cases they were measured on.
 
 ``--label-dropout P`` (synthetic only) draws the data with another ``label_dropout`` than
 `audit synth`'s 0.3 (its cache files are named ``synthetic-dropoutP-...``).
@@ -88,44 +94,47 @@ def stand_in_image_view(clean: np.ndarray, seed: int = 0, dim: int = 512) -> np.
     return (np.tanh(0.5 * hidden) @ rng.normal(size=(256, dim)) / 16.0).astype(np.float32)
 
 
-def mirflickr(protocol: str, rate: float, folder: Path) -> AuditDataset:
+def mirflickr(protocol: str, rate: float, folder: Path, seed: int = 0) -> AuditDataset:
     lall = folder / "mirflickr25k-lall.mat"
     clean = scipy.io.loadmat(lall)["LAll"].astype(np.uint8)
     papers_noise = folder / f"mirflickr25k-lall-noise_{rate}.h5"
     with tempfile.TemporaryDirectory() as scratch:
         xall = Path(scratch) / "xall.mat"
-        scipy.io.savemat(xall, {"XAll": stand_in_image_view(clean)})
-        if protocol == "pairflip" and papers_noise.exists():
+        scipy.io.savemat(xall, {"XAll": stand_in_image_view(clean, seed)})
+        if protocol == "pairflip" and papers_noise.exists() and seed == 0:
             return import_mirflickr25k(lall, folder / "mirflickr25k-yall.mat", xall, papers_noise)
         dataset = import_mirflickr25k(lall, folder / "mirflickr25k-yall.mat", xall)
-    return with_noise(dataset, protocol, rate, 0)[0]
+    return with_noise(dataset, protocol, rate, seed)[0]
 
 
-def wikipedia(protocol: str, rate: float, folder: Path) -> AuditDataset:
-    return with_noise(import_wikipedia(folder), protocol, rate, 0)[0]
+def wikipedia(protocol: str, rate: float, folder: Path, seed: int = 0) -> AuditDataset:
+    return with_noise(import_wikipedia(folder), protocol, rate, seed)[0]
 
 
-def synthetic_settings(rows: int, label_dropout: float | None = None) -> SynthSettings:
-    """`audit synth` defaults with ``rows`` rows (and another ``label_dropout`` when given)."""
-    settings = SynthSettings(n_rows=rows)
+def synthetic_settings(
+    rows: int, label_dropout: float | None = None, seed: int = 0
+) -> SynthSettings:
+    """`audit synth` defaults with ``rows`` rows and ``seed`` (and another ``label_dropout``
+    when given)."""
+    settings = SynthSettings(n_rows=rows, seed=seed)
     if label_dropout is None:
         return settings
     return dataclasses.replace(settings, label_dropout=label_dropout)
 
 
 def synthetic(
-    protocol: str, rate: float, rows: int, label_dropout: float | None = None
+    protocol: str, rate: float, rows: int, label_dropout: float | None = None, seed: int = 0
 ) -> AuditDataset:
-    clean = make_synthetic(synthetic_settings(rows, label_dropout)).to_dataset()
-    return with_noise(clean, protocol, rate, 0)[0]
+    clean = make_synthetic(synthetic_settings(rows, label_dropout, seed)).to_dataset()
+    return with_noise(clean, protocol, rate, seed)[0]
 
 
 def synthetic_visible(
-    rows: int, label_dropout: float | None = None
+    rows: int, label_dropout: float | None = None, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """(rows, C) bool twice: the true labels of ``synthetic(..., rows)`` that the content shows
     (in a view where their class is clear), and those that show in any view at all."""
-    data = make_synthetic(synthetic_settings(rows, label_dropout))
+    data = make_synthetic(synthetic_settings(rows, label_dropout, seed))
     return visible_labels(data.shown, data.view_strength), np.asarray(data.shown.any(axis=2))
 
 
@@ -367,6 +376,7 @@ def main() -> None:
     parser.add_argument("--from-cache", action="store_true", help="fusion only, from --cache")
     parser.add_argument("--cache-only", action="store_true", help="run and save detectors only")
     parser.add_argument("--json-out", type=Path)
+    parser.add_argument("--seed", type=int, default=0, help="instance of every case (see above)")
     parser.add_argument(
         "--label-dropout",
         type=float,
@@ -386,9 +396,11 @@ def main() -> None:
     if args.label_dropout is not None and args.dataset != "synthetic":
         parser.error("--label-dropout needs --dataset synthetic")
     visible_all, shown_all = (
-        synthetic_visible(args.rows, args.label_dropout) if args.visible_truth else (None, None)
+        synthetic_visible(args.rows, args.label_dropout, args.seed)
+        if args.visible_truth
+        else (None, None)
     )
-    settings = ScanSettings(epochs=args.epochs, noise=args.noise)
+    settings = ScanSettings(epochs=args.epochs, noise=args.noise, seed=args.seed)
     if args.methods is not None:
         settings = dataclasses.replace(settings, methods=parse_methods(args.methods) or ())
     results = []
@@ -397,11 +409,11 @@ def main() -> None:
             continue
         for rate in args.rates:
             if args.dataset == "mirflickr":
-                dataset = mirflickr(protocol, rate, args.data / "mirflickr25k")
+                dataset = mirflickr(protocol, rate, args.data / "mirflickr25k", args.seed)
             elif args.dataset == "wikipedia":
-                dataset = wikipedia(protocol, rate, args.data / "wikipedia")
+                dataset = wikipedia(protocol, rate, args.data / "wikipedia", args.seed)
             else:
-                dataset = synthetic(protocol, rate, args.rows, args.label_dropout)
+                dataset = synthetic(protocol, rate, args.rows, args.label_dropout, args.seed)
             dataset = first_train_rows(dataset, args.train_rows)
             assert dataset.clean_labels is not None
             data = scan_input(dataset, settings)
@@ -411,8 +423,10 @@ def main() -> None:
             if args.cache is not None:
                 args.cache.mkdir(parents=True, exist_ok=True)
                 dropout = "" if args.label_dropout is None else f"-dropout{args.label_dropout}"
+                seed = "" if args.seed == 0 else f"-seed{args.seed}"
                 cached = args.cache / (
-                    f"{args.dataset}{dropout}-{protocol}-{rate}-{len(clean)}-{args.methods}.npz"
+                    f"{args.dataset}{dropout}{seed}-{protocol}-{rate}-{len(clean)}-"
+                    f"{args.methods}.npz"
                 )
             started, cpu_started = time.perf_counter(), time.process_time()
             if args.from_cache and cached is not None:
@@ -443,6 +457,7 @@ def main() -> None:
             results.append(
                 {
                     "dataset": args.dataset,
+                    "seed": args.seed,
                     "protocol": protocol,
                     "noise_rate": rate,  # the injected rate; "rate" holds the estimates
                     "rows": len(clean),
