@@ -5,9 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 
 from auditor.metrics import auroc, detection_report
-from examples.bench_scan import content_visible_truth, suggestion_quality, visible_truth_report
+from examples.bench_scan import (
+    content_visible_truth,
+    suggestion_quality,
+    synthetic,
+    visible_truth_report,
+)
 
 
 def test_traceless_true_labels_count_neither_right_nor_wrong() -> None:
@@ -88,3 +94,16 @@ def test_removals_on_traceless_labels_leave_the_precision_and_the_ceiling_is_an_
     assert np.isclose(report["ceiling_auroc"], auroc(plain_rows, noisy_rows.astype(float)))
     assert np.isclose(report["excluded_row_share"], 1.0 - scored_rows.mean())
     assert 0.0 < report["excluded_row_share"] < plain_rows.mean()
+
+
+def test_seed_draws_another_instance_and_repeats_it() -> None:
+    first, again = synthetic("missing", 0.3, 400, seed=1), synthetic("missing", 0.3, 400, seed=1)
+    default = synthetic("missing", 0.3, 400)
+    assert first.clean_labels is not None and default.clean_labels is not None
+    np.testing.assert_array_equal(first.labels, again.labels)
+    np.testing.assert_array_equal(first.image, again.image)
+    # another world (features and true labels) and another draw of the noise
+    assert not np.array_equal(first.image, default.image)
+    assert not np.array_equal(first.clean_labels, default.clean_labels)
+    noisy_rows = (first.labels != first.clean_labels).any(axis=1)
+    assert noisy_rows[first.train_mask].mean() == pytest.approx(0.3, abs=0.01)
