@@ -100,6 +100,7 @@ def test_seed_draws_another_instance_and_repeats_it() -> None:
     first, again = synthetic("missing", 0.3, 400, seed=1), synthetic("missing", 0.3, 400, seed=1)
     default = synthetic("missing", 0.3, 400)
     assert first.clean_labels is not None and default.clean_labels is not None
+    assert first.image is not None and again.image is not None and default.image is not None
     np.testing.assert_array_equal(first.labels, again.labels)
     np.testing.assert_array_equal(first.image, again.image)
     # another world (features and true labels) and another draw of the noise
