@@ -51,6 +51,12 @@ injected noise, the MIRFlickr stand-in's image view and the scan's own seed (cac
 named ``...-seedS-...``). The decisions were developed on seed 0; another seed says whether
 they hold beyond the cases they were measured on.
 
+``--spurious-after B`` adds, on top of each case's noise, ``spurious`` noise at rate B drawn
+with seed S + 100: rows that gain a tag independently of the rows the protocol changed (with
+``--protocols missing``: independent two-direction noise, whose spurious rows overlap the
+missing ones only at chance; cache files ``...-thenspuriousB-...``). The truth is the labels
+before both.
+
 ``--label-dropout P`` (synthetic only) draws the data with another ``label_dropout`` than
 `audit synth`'s 0.3 (its cache files are named ``synthetic-dropoutP-...``).
 """
@@ -136,6 +142,15 @@ def synthetic_visible(
     (in a view where their class is clear), and those that show in any view at all."""
     data = make_synthetic(synthetic_settings(rows, label_dropout, seed))
     return visible_labels(data.shown, data.view_strength), np.asarray(data.shown.any(axis=2))
+
+
+def with_independent_spurious(dataset: AuditDataset, rate: float, seed: int) -> AuditDataset:
+    """``dataset`` (its noise already injected, truth in ``clean_labels``) with ``spurious`` noise
+    at ``rate`` added on its train rows, drawn with ``seed`` independently of the first noise;
+    the truth stays the labels before both."""
+    truth = dataset.clean_labels
+    again = with_noise(dataclasses.replace(dataset, clean_labels=None), "spurious", rate, seed)[0]
+    return dataclasses.replace(again, clean_labels=truth)
 
 
 def first_train_rows(dataset: AuditDataset, n_rows: int | None) -> AuditDataset:
@@ -378,6 +393,11 @@ def main() -> None:
     parser.add_argument("--json-out", type=Path)
     parser.add_argument("--seed", type=int, default=0, help="instance of every case (see above)")
     parser.add_argument(
+        "--spurious-after",
+        type=float,
+        help="also add spurious noise at this rate, drawn independently (see above)",
+    )
+    parser.add_argument(
         "--label-dropout",
         type=float,
         help="synthetic only: the generator's label_dropout (default: audit synth's, 0.3)",
@@ -414,6 +434,8 @@ def main() -> None:
                 dataset = wikipedia(protocol, rate, args.data / "wikipedia", args.seed)
             else:
                 dataset = synthetic(protocol, rate, args.rows, args.label_dropout, args.seed)
+            if args.spurious_after is not None:
+                dataset = with_independent_spurious(dataset, args.spurious_after, args.seed + 100)
             dataset = first_train_rows(dataset, args.train_rows)
             assert dataset.clean_labels is not None
             data = scan_input(dataset, settings)
@@ -424,8 +446,9 @@ def main() -> None:
                 args.cache.mkdir(parents=True, exist_ok=True)
                 dropout = "" if args.label_dropout is None else f"-dropout{args.label_dropout}"
                 seed = "" if args.seed == 0 else f"-seed{args.seed}"
+                then = "" if args.spurious_after is None else f"-thenspurious{args.spurious_after}"
                 cached = args.cache / (
-                    f"{args.dataset}{dropout}{seed}-{protocol}-{rate}-{len(clean)}-"
+                    f"{args.dataset}{dropout}{seed}-{protocol}{then}-{rate}-{len(clean)}-"
                     f"{args.methods}.npz"
                 )
             started, cpu_started = time.perf_counter(), time.process_time()
@@ -458,6 +481,7 @@ def main() -> None:
                 {
                     "dataset": args.dataset,
                     "seed": args.seed,
+                    "spurious_after": args.spurious_after,
                     "protocol": protocol,
                     "noise_rate": rate,  # the injected rate; "rate" holds the estimates
                     "rows": len(clean),
