@@ -13,6 +13,7 @@ from examples.bench_scan import (
     suggestion_quality,
     synthetic,
     visible_truth_report,
+    with_independent_spurious,
 )
 
 
@@ -108,3 +109,20 @@ def test_seed_draws_another_instance_and_repeats_it() -> None:
     assert not np.array_equal(first.clean_labels, default.clean_labels)
     noisy_rows = (first.labels != first.clean_labels).any(axis=1)
     assert noisy_rows[first.train_mask].mean() == pytest.approx(0.3, abs=0.01)
+
+
+def test_independent_spurious_noise_keeps_the_truth_and_adds_tags_to_its_share_of_rows() -> None:
+    missing = synthetic("missing", 0.5, 400)
+    both = with_independent_spurious(missing, 0.3, 100)
+    assert missing.clean_labels is not None and both.clean_labels is not None
+    np.testing.assert_array_equal(both.clean_labels, missing.clean_labels)
+    train = both.train_mask
+    before, after = missing.labels[train].astype(bool), both.labels[train].astype(bool)
+    # the second noise only adds tags, to exactly its share of the rows
+    assert not (before & ~after).any()
+    added = (after & ~before).any(axis=1)
+    assert added.sum() == int(0.3 * train.sum())
+    # drawn independently: the rows it adds to overlap the rows that lost a tag about as chance
+    # would have them
+    lost = (missing.clean_labels[train].astype(bool) & ~before).any(axis=1)
+    assert abs((lost & added).mean() - lost.mean() * added.mean()) < 0.05
