@@ -68,7 +68,7 @@ def _choose_rows(
     candidates = np.flatnonzero(eligible)
     if n_wanted > candidates.size:
         raise ValueError(
-            f"{protocol} at rate {rate} needs {n_wanted} of the {n_masked} masked rows, but only "
+            f"{protocol} at rate {rate} needs {n_wanted} of the {n_masked} train rows, but only "
             f"{candidates.size} have {requirement} (at most rate "
             f"{candidates.size / n_masked if n_masked else 0.0:.4f} is possible)"
         )
