@@ -48,6 +48,7 @@ from auditor.fusion import (
     suspicion_rank,
     tail_position,
     tail_qvalues,
+    tighter_tails,
     true_label_positions,
     true_label_share,
     trusted_spurious_rows,
@@ -126,6 +127,64 @@ def test_pooled_tail_shares_recover_each_class_mixture_share() -> None:
     assert abs(estimated[0] - 0.3) < 0.05 and estimated[1] < 0.03
     # the third class's 30 reference cells are too few to read: it takes the pooled share
     assert abs(estimated[2] - 1000 * 0.3 / 2000) < 0.05
+
+
+def flat_mixture_positions(rng: np.random.Generator, share: float) -> list[np.ndarray]:
+    """Ten classes of 200 mixed cells: a ``share`` drawn like the reference (uniform tail
+    positions), the rest far above it (position 1): every tail reads the same share."""
+    n_like = int(200 * share)
+    return [np.concatenate([rng.random(n_like), np.ones(200 - n_like)]) for _ in range(10)]
+
+
+def test_widest_tail_reads_a_flat_mixture_without_the_smallest_bounds_low_bias() -> None:
+    # Single-label pairflip 0.8: the wrong labels sit among the absent cells' tail whatever its
+    # size. The smallest of four noisy bounds reads low; the widest tail does not.
+    rng = np.random.default_rng(3)
+    reference = np.full(10, 2000.0)
+    smallest, widest = [], []
+    for _ in range(40):
+        positions = flat_mixture_positions(rng, 0.85)
+        smallest.append(pooled_tail_shares(positions, reference).mean())
+        widest.append(pooled_tail_shares(positions, reference, widest_unless_tighter=True).mean())
+    assert abs(np.mean(widest) - 0.85) < 0.015
+    assert np.mean(smallest) < np.mean(widest) - 0.015  # the bias the widest tail removes
+
+
+def test_single_label_replacements_at_80_percent_are_counted_without_a_low_bias() -> None:
+    # One label per row, 80 % of them replaced by another class at random: the wrong labels
+    # sit in their class's absent cells' tail at every tail size. Read at the smallest bound,
+    # ten draws came out -0.026 on average and -0.122 at worst; at the widest tail unless a
+    # smaller one is significantly tighter, +0.007 and -0.027.
+    errors = []
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        true_class = rng.integers(10, size=3000)
+        evidence = 4.0 * np.eye(10)[true_class] + rng.normal(size=(3000, 10))
+        replaced = rng.random(3000) < 0.8
+        given = np.where(replaced, (true_class + rng.integers(1, 10, size=3000)) % 10, true_class)
+        n_spurious, _ = direction_counts(np.eye(10, dtype=np.uint8)[given], evidence)
+        errors.append(n_spurious.sum() / 3000 - replaced.mean())
+    assert abs(np.mean(errors)) < 0.02 and min(errors) > -0.05
+
+
+def test_a_significantly_tighter_small_tail_is_still_read() -> None:
+    # Half the mixed cells drawn like the reference, the rest reaching into its tail from
+    # above (positions uniform on [0.1, 1]): the 5 % tail holds only the first half.
+    rng = np.random.default_rng(4)
+    positions = [np.concatenate([rng.random(1000), rng.uniform(0.1, 1.0, 1000)]) for _ in range(10)]
+    read = pooled_tail_shares(positions, np.full(10, 20000.0), widest_unless_tighter=True)
+    assert abs(read.mean() - 0.5) < 0.05
+
+
+def test_tighter_tails_keep_the_widest_and_only_significantly_lower_bounds() -> None:
+    covered = np.full(4, 2000.0)
+    counts = np.round(np.array([0.05, 0.1, 0.2, 0.3]) * covered * 0.8)  # flat at 0.8
+    flat = counts / (covered * np.array([0.05, 0.1, 0.2, 0.3]))
+    assert tighter_tails(flat, counts, covered, [0, 1, 2, 3]) == [3]
+    lower = flat.copy()
+    lower[0] = 0.4  # far below the widest tail's 0.8
+    assert tighter_tails(lower, counts, covered, [0, 1, 2, 3]) == [0, 3]
+    assert tighter_tails(flat, counts, covered, [0, 1]) == [1]
 
 
 def test_tail_position_is_uniform_for_values_drawn_like_the_reference() -> None:
