@@ -49,11 +49,14 @@ def with_noise(
     seed: int,
     missing_share: float = DEFAULT_MISSING_SHARE,
 ) -> tuple[AuditDataset, NoiseResult]:
-    """The dataset with its train rows' labels corrupted and the originals as ``clean_labels``."""
+    """The dataset with its train rows' labels corrupted and the originals as ``clean_labels``.
+
+    As in :func:`inject_into_table`, a dataset that already has ``clean_labels`` keeps them (they
+    are the truth) and the new noise is added on top of its labels; the returned
+    :class:`NoiseResult` describes this injection alone.
+    """
     result = inject_noise(
         dataset.labels, dataset.train_mask, protocol, rate, seed, missing_share=missing_share
     )
-    noisy = dataclasses.replace(
-        dataset, labels=result.noisy_labels, clean_labels=result.clean_labels
-    )
-    return noisy, result
+    truth = result.clean_labels if dataset.clean_labels is None else dataset.clean_labels
+    return dataclasses.replace(dataset, labels=result.noisy_labels, clean_labels=truth), result

@@ -147,10 +147,8 @@ def synthetic_visible(
 def with_independent_spurious(dataset: AuditDataset, rate: float, seed: int) -> AuditDataset:
     """``dataset`` (its noise already injected, truth in ``clean_labels``) with ``spurious`` noise
     at ``rate`` added on its train rows, drawn with ``seed`` independently of the first noise;
-    the truth stays the labels before both."""
-    # with_noise reads only the current labels and takes them as the truth; put the real one back
-    again = with_noise(dataset, "spurious", rate, seed)[0]
-    return dataclasses.replace(again, clean_labels=dataset.clean_labels)
+    the truth stays the labels before both (:func:`with_noise` keeps an existing truth)."""
+    return with_noise(dataset, "spurious", rate, seed)[0]
 
 
 def first_train_rows(dataset: AuditDataset, n_rows: int | None) -> AuditDataset:

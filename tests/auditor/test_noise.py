@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from auditor.inject import with_noise
 from auditor.noise import (
     MAX_CLASSFLIP_FLIPS_PER_ROW,
     PROTOCOLS,
@@ -364,3 +365,18 @@ def test_bad_mask_and_labels_are_refused() -> None:
         inject_noise(labels[:, 0], np.ones(10, dtype=bool), "pairflip", 0.1, 0)
     with pytest.raises(ValueError, match="differ in shape"):
         noise_truth(labels, labels[:5])
+
+
+def test_noise_added_to_noisy_data_keeps_the_first_truth() -> None:
+    # as `audit inject` on a file that has clean_labels: the truth stays, the noise adds up
+    clean = make_synthetic(SynthSettings(n_rows=600, seed=3)).to_dataset()
+    assert clean.clean_labels is None
+    once, _ = with_noise(clean, "missing", 0.3, seed=0)
+    twice, second = with_noise(once, "spurious", 0.2, seed=1)
+    assert np.array_equal(twice.clean_labels, clean.labels)
+    # the result describes the second injection alone
+    assert np.array_equal(second.clean_labels, once.labels)
+    assert second.noisy_rows.sum() == rows_for_rate(0.2, int(clean.train_mask.sum()))
+    lost = (clean.labels == 1) & (twice.labels == 0)
+    added = (clean.labels == 0) & (twice.labels == 1)
+    assert lost.any() and added.any()
