@@ -19,6 +19,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check auditor hashing cli tests examples
+	$(BIN)/ruff format --check auditor hashing cli tests examples
 	$(BIN)/mypy auditor hashing cli examples
 
 unit: $(STAMP)

@@ -34,8 +34,16 @@ from auditor.embed import EmbedSettings, decode_image, embed_file  # noqa: E402
 from auditor.encoders import Encoder, make_encoder  # noqa: E402
 
 PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "mirflickr25k_thumbs"
-SUBJECTS = ("a busy street", "friends at a party", "the sea at sunset", "a red flower",
-            "a plate of food", "a dog in the park", "an old church", "snow on the mountains")
+SUBJECTS = (
+    "a busy street",
+    "friends at a party",
+    "the sea at sunset",
+    "a red flower",
+    "a plate of food",
+    "a dog in the park",
+    "an old church",
+    "snow on the mountains",
+)
 
 
 def photo_files(folder: Path) -> list[Path]:
@@ -58,8 +66,9 @@ def write_dataset(files: list[Path], path: Path) -> Path:
     table = pa.table(
         {
             "id": [file.stem for file in files],
-            "image": pa.array(images, type=pa.struct([("bytes", pa.binary()),
-                                                      ("path", pa.string())])),
+            "image": pa.array(
+                images, type=pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+            ),
             "text": captions(len(files)),
         }
     )
@@ -89,8 +98,13 @@ def bench(spec: str, data: Path, cache_dir: Path, work: Path, args: argparse.Nam
     texts = captions(len(images))
     image_rate = items_per_second(encoder.encode_images, images, args.batch_size, args.repeats)
     text_rate = items_per_second(encoder.encode_texts, texts, args.batch_size, args.repeats)
-    settings = EmbedSettings(encoder=spec, batch_size=args.batch_size, device=args.device,
-                             bf16=args.bf16, cache_dir=cache_dir)
+    settings = EmbedSettings(
+        encoder=spec,
+        batch_size=args.batch_size,
+        device=args.device,
+        bf16=args.bf16,
+        cache_dir=cache_dir,
+    )
     timings = []
     for name in ("cold", "cached"):
         started = time.perf_counter()
@@ -109,8 +123,11 @@ def bench(spec: str, data: Path, cache_dir: Path, work: Path, args: argparse.Nam
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--encoder", action="append",
-                        help="encoder spec (repeatable) [default: offline, clip:hashaudit-tiny:]")
+    parser.add_argument(
+        "--encoder",
+        action="append",
+        help="encoder spec (repeatable) [default: offline, clip:hashaudit-tiny:]",
+    )
     parser.add_argument("--photos", type=Path, default=PHOTOS)
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     parser.add_argument("--batch-size", type=int, default=32)
@@ -129,8 +146,10 @@ def main() -> None:
         for index, spec in enumerate(specs):
             rows.append(bench(spec, data, work / f"cache-{index}", work, args))
     precision = "bf16 autocast" if args.bf16 else "fp32"
-    print(f"{len(photo_files(args.photos))} photos (256x256 JPEG), {args.threads} threads, "
-          f"batch {args.batch_size}, {precision}, load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"{len(photo_files(args.photos))} photos (256x256 JPEG), {args.threads} threads, "
+        f"batch {args.batch_size}, {precision}, load average {os.getloadavg()[0]:.1f}"
+    )
     header = list(rows[0])
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
@@ -138,8 +157,10 @@ def main() -> None:
         cells = [value if isinstance(value, str) else f"{value:.1f}" for value in row.values()]
         print("| " + " | ".join(cells) + " |")
     flags = " --bf16" if args.bf16 else ""
-    print(f"\ncommand: OMP_NUM_THREADS={args.threads} audit embed data.parquet "
-          f"--encoder {specs[0]} --batch-size {args.batch_size}{flags} -o out.parquet")
+    print(
+        f"\ncommand: OMP_NUM_THREADS={args.threads} audit embed data.parquet "
+        f"--encoder {specs[0]} --batch-size {args.batch_size}{flags} -o out.parquet"
+    )
 
 
 if __name__ == "__main__":

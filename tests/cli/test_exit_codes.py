@@ -149,8 +149,14 @@ def test_a_clip_checkpoint_that_is_not_plain_weights_is_not_loaded(tmp_path: Pat
     Image.new("RGB", (8, 8)).save(buffer, "PNG")
     raw = tmp_path / "raw.parquet"
     pq.write_table(
-        pa.table({"id": [1, 2], "image": [buffer.getvalue()] * 2, "text": ["a", "b"],
-                  "labels": [["x"], ["y"]]}),  # fmt: skip
+        pa.table(
+            {
+                "id": [1, 2],
+                "image": [buffer.getvalue()] * 2,
+                "text": ["a", "b"],
+                "labels": [["x"], ["y"]],
+            }
+        ),
         raw,
     )
     before = state(tmp_path)
@@ -166,8 +172,12 @@ def test_a_clip_checkpoint_that_is_not_plain_weights_is_not_loaded(tmp_path: Pat
 
 @pytest.mark.parametrize(
     ("toml", "setting"),
-    [('epochs = "ten"', "epochs"), ("methods = 3", "methods"), ('bits = 6.5', "bits"),
-     ("fuse_baselines = 1", "fuse_baselines")],  # fmt: skip
+    [
+        ('epochs = "ten"', "epochs"),
+        ("methods = 3", "methods"),
+        ("bits = 6.5", "bits"),
+        ("fuse_baselines = 1", "fuse_baselines"),
+    ],
 )
 def test_wrongly_typed_config_values_name_file_and_setting(
     data: Path, tmp_path: Path, toml: str, setting: str

@@ -183,9 +183,21 @@ def test_terminal_says_the_noise_regime_and_no_library_chatter(
     repo = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
-        [sys.executable, "-m", "cli.main", "scan", str(noisy_file), "--methods", "none", "-o",
-         str(tmp_path / "a")],  # fmt: skip
-        capture_output=True, text=True, env=env, timeout=300,  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "cli.main",
+            "scan",
+            str(noisy_file),
+            "--methods",
+            "none",
+            "-o",
+            str(tmp_path / "a"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     output = done.stdout + done.stderr
