@@ -64,18 +64,8 @@ def good_file(tmp_path: Path, n_rows: int = 4) -> Path:
 
 def test_embeds_with_the_tiny_clip_model_and_prints_json(tmp_path: Path) -> None:
     data, out = good_file(tmp_path), tmp_path / "out.parquet"
-    code, stdout, stderr = run(
-        str(data),
-        "--encoder",
-        TINY,
-        "-o",
-        str(out),
-        "--cache-dir",
-        str(tmp_path / "cache"),
-        "--batch-size",
-        "3",
-        "--json",
-    )
+    cached = [str(data), "--encoder", TINY, "-o", str(out), "--cache-dir", str(tmp_path / "cache")]
+    code, stdout, stderr = run(*cached, "--batch-size", "3", "--json")
     assert code == 0, stderr
     summary = json.loads(stdout)  # stdout holds only the JSON
     assert summary["output"] == str(out)
@@ -90,16 +80,7 @@ def test_embeds_with_the_tiny_clip_model_and_prints_json(tmp_path: Path) -> None
     assert provenance is not None and provenance["settings"]["batch_size"] == 3
 
     # the same command again is served from the cache
-    code, stdout, _ = run(
-        str(data),
-        "--encoder",
-        TINY,
-        "-o",
-        str(out),
-        "--cache-dir",
-        str(tmp_path / "cache"),
-        "--json",
-    )
+    code, stdout, _ = run(*cached, "--json")
     again = json.loads(stdout)
     assert code == 0 and again["image"]["cached"] == 4 and again["image"]["encoded"] == 0
 
