@@ -36,6 +36,7 @@ from auditor.fusion import (
     overlap_z,
     pooled_share_cap,
     pooled_tail_shares,
+    read_saturation,
     resolvable_tails,
     row_share_bracket,
     row_spurious_lift,
@@ -1033,6 +1034,30 @@ def test_a_count_that_fills_every_row_is_said_to_be_a_cap() -> None:
     saturated = dataclasses.replace(model, missing_cells=noisy == 0)  # every absent cell
     reason = saturation_reason(noisy, saturated, np.ones(noisy.shape))
     assert reason.startswith("the missing count") and "not identified" in reason
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_a_row_rate_read_as_every_row_from_the_held_out_evidence_is_said_to_be_a_cap(
+    seed: int,
+) -> None:
+    # six of twelve classes per row, 90 % of the rows lose three: 2.2-2.6 missing cells read
+    # per row, scattered over the classes, so their reading fills every row (truth 0.90). The
+    # fused presence fits the given labels; at seed 2 its cells alone did not saturate, and
+    # the scan reported 1.0 of the rows missing a label as a reading.
+    rng = np.random.default_rng(seed)
+    clean = (np.argsort(rng.random((3000, 12)), axis=1) < 6).astype(np.uint8)
+    noisy = clean.copy()
+    for row in np.flatnonzero(rng.random(3000) < 0.9):
+        noisy[row, rng.choice(np.flatnonzero(clean[row]), 3, replace=False)] = 0
+    held_out = calibrate_presence(clean * 2.0 + rng.normal(scale=0.5, size=clean.shape), noisy)
+    fitted = calibrate_presence(noisy * 2.0 + rng.normal(scale=0.5, size=clean.shape), noisy)
+    model = estimate_noise_model(noisy, fitted, held_out=held_out)
+    assert model.missing_row_rate == 1.0
+    assert read_saturation(noisy, held_out, model).startswith("the missing count")
+    assert not model.identifiable and "the missing count" in model.reason
+    # a reading below the cap is not flagged
+    _, few, presence = simulated("missing", 0.3)
+    assert read_saturation(few, presence, estimate_noise_model(few, presence)) == ""
 
 
 def test_single_label_relabelled_at_a_high_rate_reads_its_rate_with_classes_left_blind() -> None:
