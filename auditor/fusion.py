@@ -1537,9 +1537,10 @@ def displaced_row_share(rates: tuple[float, float], both: float) -> float | None
     each wrong label displaced a true one (pairflip, symmetric redraws): the rows with a
     spurious label and those missing one are the same rows, read twice, and the share is their
     mean. The halfway point is the boundary between the two readings: a displacement read
-    without bias sits at ``min(s, m)``, and a test at ``min(s, m)`` itself failed it half the
-    time once the missing selection's precision read right (:func:`missing_selection_precision`;
-    the stand-in's pairflip 0.8 at 3,000 rows). Measured as a fraction of the way from ``s·m``
+    without bias sits at ``min(s, m)``, so a test at ``min(s, m)`` itself is a coin toss; once
+    the missing selection's precision read right (:func:`missing_selection_precision`) it
+    failed the stand-in's pairflip 0.8 at all three seeds (3,000 rows), which the under-read
+    precision had passed by inflating ``both``. Measured as a fraction of the way from ``s·m``
     to ``min(s, m)`` (3,000 rows, seed 0): pairflip and symmetric 0.2 / 0.5 0.88-1.53, class
     flips −2.15 to −0.06, mixtures −1.12 to −0.19. The two reads err in opposite
     ways there: the spurious one counts the true labels the content hides (synthetic pairflip
