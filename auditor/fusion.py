@@ -1253,8 +1253,8 @@ def missing_selection_precision(
             continue
         lowest = evidence[chosen, c].min()
         true_labels = evidence[given[:, c], c]
-        above = float((true_labels >= lowest).mean()) if true_labels.size else 1.0
-        share_above = min(1.0, above / max(float(true_share[c]), MIN_TRUE_SHARE))
+        above = np.asarray((true_labels >= lowest).mean() if true_labels.size else 1.0)
+        share_above = min(1.0, float(true_label_positions(above, float(true_share[c]))))
         wrong += min(float(n_missing[c]) * share_above, float(chosen.sum()))
         selected += float(chosen.sum())
     return wrong / selected if selected else 1.0
