@@ -28,10 +28,12 @@ unit: $(STAMP)
 # The full suite: lint, then every test not marked slow (torchrun and end-to-end runs included).
 test: lint unit
 
-# The inner loop: ruff and the tests without worker processes (distributed) or end-to-end
-# training (e2e); under a minute on two cores. `make test` before a commit still.
+# The inner loop: ruff (lint and format, as `make lint` checks them) and the tests without
+# worker processes (distributed) or end-to-end training (e2e); under a minute on two cores.
+# `make test` before a commit still.
 test-fast: $(STAMP)
 	$(BIN)/ruff check auditor hashing cli tests examples
+	$(BIN)/ruff format --check auditor hashing cli tests examples
 	$(BIN)/python -m pytest -m "not distributed and not e2e and not slow"
 
 clean:
