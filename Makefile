@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.hashaudit-installed
 
-.PHONY: venv demo test test-fast lint unit clean
+.PHONY: venv demo test test-fast lint ruff unit clean
 
 venv: $(STAMP)
 
@@ -17,9 +17,11 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/audit demo
 
-lint: $(STAMP)
+ruff: $(STAMP)
 	$(BIN)/ruff check auditor hashing cli tests examples
 	$(BIN)/ruff format --check auditor hashing cli tests examples
+
+lint: ruff
 	$(BIN)/mypy auditor hashing cli examples
 
 unit: $(STAMP)
@@ -28,12 +30,10 @@ unit: $(STAMP)
 # The full suite: lint, then every test not marked slow (torchrun and end-to-end runs included).
 test: lint unit
 
-# The inner loop: ruff (lint and format, as `make lint` checks them) and the tests without
-# worker processes (distributed) or end-to-end training (e2e); under a minute on two cores.
-# `make test` before a commit still.
-test-fast: $(STAMP)
-	$(BIN)/ruff check auditor hashing cli tests examples
-	$(BIN)/ruff format --check auditor hashing cli tests examples
+# The inner loop: ruff (lint and format) and the tests without worker processes (distributed)
+# or end-to-end training (e2e); about a minute and a half on two cores. `make test` before a
+# commit still.
+test-fast: ruff
 	$(BIN)/python -m pytest -m "not distributed and not e2e and not slow"
 
 clean:
