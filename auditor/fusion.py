@@ -656,8 +656,9 @@ def neighbour_label_count(vote: np.ndarray) -> np.ndarray:
     """(N,) mean number of labels a row's nearest neighbours in the input space carry, from the
     kNN ``vote`` (N, C), each class's share of the neighbours that carry it.
 
-    How many things the content shows, read without the row's own labels: noise that redraws a
-    row's labels or adds to them moves its own label count, not its neighbours'.
+    How many things the content shows, read without the row's own labels: tags added to a row
+    raise its own label count and tags dropped lower it, but not its neighbours' (their noise
+    moves every row's count alike, on average).
     """
     return np.asarray(np.asarray(vote, dtype=np.float64).sum(axis=1))
 
