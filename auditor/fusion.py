@@ -303,6 +303,9 @@ class NoiseModel:
         the cells select.
     noisy_row_rate : estimated share of rows with a wrong cell in either direction
         (:func:`union_row_rate`, likewise); None = the larger direction's row rate.
+    displaced : whether the cell pairs of the counts' selections in the held-out evidence read
+        each wrong label as displacing a true one (:func:`counted_row_rates`), which is when
+        :func:`estimate_noise_model` reads the model again matched on busyness.
     """
 
     given: np.ndarray
@@ -319,6 +322,7 @@ class NoiseModel:
     spurious_row_share: float | None = None
     missing_row_share: float | None = None
     noisy_row_rate: float | None = None
+    displaced: bool = False
 
     @property
     def spurious_rate(self) -> np.ndarray:
@@ -1139,13 +1143,10 @@ def estimate_noise_model(
     label and are not matched.
     """
     model = read_noise_model(labels, presence, vote, prior, held_out)
-    if vote is None or is_single_label(labels):
-        return model
-    evidence = presence if held_out is None else held_out
-    if not counted_row_rates(labels, evidence, model)[3]:
+    if vote is None or is_single_label(labels) or not model.displaced:
         return model
     matched = read_noise_model(labels, presence, vote, prior, held_out, neighbour_label_count(vote))
-    return matched if counted_row_rates(labels, evidence, matched)[3] else model
+    return matched if matched.displaced else model
 
 
 def read_noise_model(
@@ -1202,7 +1203,7 @@ def read_noise_model(
         reason=reason,
         prior=prior,
     )
-    spurious_share, missing_share, noisy_row_rate = evidence_row_rates(
+    spurious_share, missing_share, noisy_row_rate, displaced = evidence_row_rates(
         given, evidence, model, spurious_read
     )
     fused_posterior = noise_posterior(given, presence, model)
@@ -1220,6 +1221,7 @@ def read_noise_model(
         spurious_row_share=spurious_share,
         missing_row_share=missing_share,
         noisy_row_rate=noisy_row_rate,
+        displaced=displaced,
         identifiable=identifiable and not saturated,
         reason="; ".join(part for part in (reason, saturated) if part),
     )
@@ -1245,9 +1247,10 @@ def evidence_row_rates(
     evidence: np.ndarray,
     model: NoiseModel,
     spurious_read: np.ndarray | None = None,
-) -> tuple[float, float, float]:
-    """``(spurious rows, missing rows, noisy rows)``: the model's counts turned into shares of
-    rows, read from the cells the counts describe in the evidence they were read from.
+) -> tuple[float, float, float, bool]:
+    """``(spurious rows, missing rows, noisy rows, displaced)``: the model's counts turned into
+    shares of rows, read from the cells the counts describe in the evidence they were read
+    from, and whether the model's own counts read a displacement (:func:`counted_row_rates`).
 
     Parameters
     ----------
@@ -1277,8 +1280,8 @@ def evidence_row_rates(
     if floored is not None:
         again = counted_row_rates(labels, evidence, replace(model, n_spurious=floored))
         if again[3]:
-            return again[:3]
-    return read[:3]
+            return (*again[:3], read[3])
+    return read
 
 
 def counted_row_rates(

@@ -857,7 +857,7 @@ def test_spurious_reads_at_random_rows_weigh_less_against_the_absent_classes() -
         clean, noisy, presence = one_way_noise(0.5, missing_share, seed, faint=faint)
         model = estimate_noise_model(noisy, presence)
         assert model.regime == "mostly missing tags"
-        read, missing, _ = evidence_row_rates(noisy, presence, model)  # before the trust
+        read, missing, _, _ = evidence_row_rates(noisy, presence, model)  # before the trust
         untrusted = float(np.clip(1.0 - 2.0 * read / missing, 0.0, 1.0))
         weight = missing_dominance(model)
         truth = (clean != noisy).any(axis=1)
@@ -899,7 +899,7 @@ def test_spurious_reads_of_hidden_true_labels_avoiding_the_missing_rows_add_few_
         _, noisy, presence = one_way_noise(0.5, 1.0, seed, faint=0.2)
         model = estimate_noise_model(noisy, presence)
         assert model.regime == "mostly missing tags"
-        read, _, _ = evidence_row_rates(noisy, presence, model)  # before the trust
+        read, _, _, _ = evidence_row_rates(noisy, presence, model)  # before the trust
         assert read > 0.06
         z = evidence_rows_z(noisy, presence, model)
         assert -1.5 < z < 0
@@ -935,7 +935,7 @@ def test_the_spurious_reads_are_trusted_by_the_rows_of_the_held_out_selection() 
         )[0]
         model = estimate_noise_model(noisy, presence, held_out=held_out)
         assert model.regime == "mostly missing tags"
-        read, _, _ = evidence_row_rates(noisy, held_out, model)  # before the trust
+        read, _, _, _ = evidence_row_rates(noisy, held_out, model)  # before the trust
         fused_z.append(direction_rows_z(noisy, model))
         held_z.append(evidence_rows_z(noisy, held_out, model))
         assert model.spurious_row_rate == pytest.approx(spurious_read_trust(held_z[-1]) * read)
@@ -1300,7 +1300,7 @@ def test_row_rates_are_read_in_the_evidence_the_counts_come_from() -> None:
         labels, presence, held_out, true_rows = fitted_missing_case(seed)
         model = estimate_noise_model(labels, presence, held_out=held_out)
         errors.append(abs(model.missing_row_rate - true_rows))
-        spurious, missing, noisy = evidence_row_rates(labels, held_out, model)
+        spurious, missing, noisy, _ = evidence_row_rates(labels, held_out, model)
         # a missing-tag regime counts its spurious reads' rows as far as they are trusted
         assert model.regime == "mostly missing tags"
         trust = spurious_read_trust(evidence_rows_z(labels, held_out, model))
