@@ -31,6 +31,7 @@ from auditor.fusion import (
     flag_top,
     fuse_presence,
     fuse_rows,
+    gathered_row_share,
     label_context,
     matched_tail_position,
     missing_dominance,
@@ -40,6 +41,7 @@ from auditor.fusion import (
     overlap_z,
     pooled_share_cap,
     pooled_tail_shares,
+    ranking_dependence,
     read_noise_model,
     read_saturation,
     read_selections,
@@ -1081,6 +1083,21 @@ def test_a_count_that_fills_every_row_is_said_to_be_a_cap() -> None:
     assert reason.startswith("the missing count") and "not identified" in reason
 
 
+def six_of_twelve_losing(
+    seed: int, share: float, lost: int
+) -> tuple[np.random.Generator, np.ndarray, np.ndarray, np.ndarray]:
+    """The seed's generator (for further draws), clean and noisy labels (3000, 12) with six
+    classes per row, of which a ``share`` of the rows lose ``lost``, and a held-out presence
+    that sees the true labels."""
+    rng = np.random.default_rng(seed)
+    clean = (np.argsort(rng.random((3000, 12)), axis=1) < 6).astype(np.uint8)
+    noisy = clean.copy()
+    for row in np.flatnonzero(rng.random(3000) < share):
+        noisy[row, rng.choice(np.flatnonzero(clean[row]), lost, replace=False)] = 0
+    held_out = calibrate_presence(clean * 2.0 + rng.normal(scale=0.5, size=clean.shape), noisy)
+    return rng, clean, noisy, held_out
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_a_row_rate_read_as_every_row_from_the_held_out_evidence_is_said_to_be_a_cap(
     seed: int,
@@ -1089,12 +1106,7 @@ def test_a_row_rate_read_as_every_row_from_the_held_out_evidence_is_said_to_be_a
     # per row, scattered over the classes, so their reading fills every row (truth 0.90). The
     # fused presence fits the given labels; at seed 2 its cells alone did not saturate, and
     # the scan reported 1.0 of the rows missing a label as a reading.
-    rng = np.random.default_rng(seed)
-    clean = (np.argsort(rng.random((3000, 12)), axis=1) < 6).astype(np.uint8)
-    noisy = clean.copy()
-    for row in np.flatnonzero(rng.random(3000) < 0.9):
-        noisy[row, rng.choice(np.flatnonzero(clean[row]), 3, replace=False)] = 0
-    held_out = calibrate_presence(clean * 2.0 + rng.normal(scale=0.5, size=clean.shape), noisy)
+    rng, clean, noisy, held_out = six_of_twelve_losing(seed, 0.9, 3)
     fitted = calibrate_presence(noisy * 2.0 + rng.normal(scale=0.5, size=clean.shape), noisy)
     model = estimate_noise_model(noisy, fitted, held_out=held_out)
     assert model.missing_row_rate == 1.0
@@ -1103,6 +1115,53 @@ def test_a_row_rate_read_as_every_row_from_the_held_out_evidence_is_said_to_be_a
     # a reading below the cap is not flagged
     _, few, presence = simulated("missing", 0.3)
     assert read_saturation(few, presence, estimate_noise_model(few, presence)) == ""
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_rows_that_depend_on_which_evidence_ranks_the_cells_are_said_to_be_unread(
+    seed: int,
+) -> None:
+    # six of twelve classes per row, 20 % of the rows lose four: the held-out evidence shows
+    # the true labels, so its selection of the missing count gathers four to a row
+    rng, _, noisy, held_out = six_of_twelve_losing(seed, 0.2, 4)
+    model = estimate_noise_model(noisy, held_out, held_out=held_out)
+    # one ranking places the cells once: nothing to disagree about
+    assert model.identifiable and model.regime == "mostly missing tags"
+    assert ranking_dependence(noisy, held_out, model) == ""
+    # the same counts placed at random among each class's absent cells (a ranking that saw no
+    # missing label) spread over half the rows: the rows are the ranking's, not the data's
+    scattered = np.zeros_like(model.missing_cells)
+    for c in range(12):
+        absent = np.flatnonzero(noisy[:, c] == 0)
+        scattered[rng.choice(absent, model.n_missing[c], replace=False), c] = True
+    spread = dataclasses.replace(model, missing_cells=scattered)
+    reason = ranking_dependence(noisy, held_out, spread)
+    assert reason.startswith("the rows missing a label read ") and "not identified" in reason
+    held_out_rows, fused_rows = (float(word) for word in reason.split() if word[:2] == "0.")
+    assert fused_rows > 2.0 * held_out_rows  # measured 2.16-2.30 (0.54-0.58 against 0.24-0.27)
+    assert abs(held_out_rows - model.missing_row_rate) < 0.005
+
+
+@pytest.mark.parametrize("precision", [1.0, 0.3])
+def test_a_gathered_row_share_states_an_error_as_large_as_its_spread(precision: float) -> None:
+    # 600 of 3,000 rows hold 1 + Poisson(1) wrong cells of twelve classes, plus false cells at
+    # random to a share `precision` of wrong ones: 40 seeded draws of the same process
+    readings, errors = [], []
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        cells = np.zeros((3000, 12), dtype=bool)
+        for row in rng.choice(3000, 600, replace=False):
+            cells[row, rng.choice(12, min(1 + rng.poisson(1.0), 12), replace=False)] = True
+        n_false = int(round(cells.sum() * (1.0 - precision) / precision))
+        cells.ravel()[rng.choice(np.flatnonzero(~cells.ravel()), n_false, replace=False)] = True
+        reading, error = gathered_row_share(cells, np.ones_like(cells), precision)
+        readings.append(reading)
+        errors.append(error)
+    spread = float(np.std(readings))
+    # measured: spread 0.0022 / 0.0165, stated error 0.0040 / 0.0181 (at precision 1 / 0.3)
+    assert spread <= float(np.mean(errors)) <= 3.0 * spread
+    nothing = np.zeros((10, 3), dtype=bool)
+    assert gathered_row_share(nothing, ~nothing, 1.0) == (0.0, 0.0)
 
 
 def test_single_label_relabelled_at_a_high_rate_reads_its_rate_with_classes_left_blind() -> None:
