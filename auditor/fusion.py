@@ -1207,14 +1207,15 @@ def read_noise_model(
         given, evidence, model, spurious_read
     )
     fused_posterior = noise_posterior(given, presence, model)
+    read = read_selections(given, evidence, model)  # the cells the row shares are read from
     fused_precisions = (
         mean_or_one(fused_posterior[model.spurious_cells]),
         mean_or_one(fused_posterior[model.missing_cells]),
     )
     saturated = (
         saturation_reason(given, model, fused_precisions)
-        or read_saturation(given, evidence, model)
-        or ranking_dependence(given, evidence, model)
+        or read_saturation(given, model, read)
+        or ranking_dependence(given, model, read)
     )
     model = replace(
         model,
@@ -1304,9 +1305,12 @@ def counted_row_rates(
     return spurious_share, missing_share, union_of_shares(rates, both), False
 
 
-def read_selections(
-    labels: np.ndarray, evidence: np.ndarray, model: NoiseModel
-) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+ReadSelections = tuple[np.ndarray, np.ndarray, tuple[float, float]]
+"""What :func:`read_selections` returns: the spurious and missing cells (N, C) bool and their
+expected shares of wrong cells."""
+
+
+def read_selections(labels: np.ndarray, evidence: np.ndarray, model: NoiseModel) -> ReadSelections:
     """``(spurious cells, missing cells, (spurious precision, missing precision))``: the cells
     (N, C) bool the model's counts select in the held-out ``evidence`` (N, C), which the row
     shares are read from (:func:`evidence_row_rates`), and the expected share of wrong cells in
@@ -1446,19 +1450,18 @@ def saturation_reason(
     )
 
 
-def read_saturation(labels: np.ndarray, evidence: np.ndarray, model: NoiseModel) -> str:
+def read_saturation(labels: np.ndarray, model: NoiseModel, read: ReadSelections) -> str:
     """:func:`saturation_reason` for the cells the row shares are read from, with the
-    precisions they are read with (:func:`read_selections`); ``labels`` (N, C) the given
-    labels, ``evidence`` (N, C) the held-out presence.
+    precisions they are read with (``read``, :func:`read_selections` of the model in the
+    held-out evidence); ``labels`` (N, C) the given labels.
 
     The model's own cells rank by the fused presence, and their test can pass where the
     reading the scan reports is its cap: synthetic class flips at 0.8 read every row as
     missing a label (1.000 for 0.876-0.883, at 3,000 and 10,000 rows) with no word of it.
     """
-    given = np.asarray(labels).astype(bool)
-    spurious, missing, precisions = read_selections(given, evidence, model)
-    read = replace(model, spurious_cells=spurious, missing_cells=missing)
-    return saturation_reason(given, read, precisions)
+    spurious, missing, precisions = read
+    placed = replace(model, spurious_cells=spurious, missing_cells=missing)
+    return saturation_reason(labels, placed, precisions)
 
 
 RANKINGS_AGREE_WITHIN = 1.6
@@ -1499,15 +1502,15 @@ def gathered_row_share(
     return rows, slope * math.sqrt(observed + 1.0)
 
 
-def ranking_dependence(labels: np.ndarray, evidence: np.ndarray, model: NoiseModel) -> str:
+def ranking_dependence(labels: np.ndarray, model: NoiseModel, read: ReadSelections) -> str:
     """Why a direction's rows depend on the evidence that ranks its cells ("" where neither
     direction's do).
 
     Parameters
     ----------
-    labels : (N, C) 0/1 given labels; evidence : (N, C) the held-out presence the counts and
-        the row shares are read from; model : the noise model, whose own cells rank by the
-        fused presence.
+    labels : (N, C) 0/1 given labels; model : the noise model, whose own cells rank by the
+        fused presence; read : :func:`read_selections` of the model in the held-out evidence
+        the counts and the row shares are read from.
 
     The same counts are placed twice: by the fused presence (the model's cells) and by the
     held-out evidence (:func:`read_selections`, the cells the reported shares come from). Each
@@ -1524,16 +1527,17 @@ def ranking_dependence(labels: np.ndarray, evidence: np.ndarray, model: NoiseMod
     other test saying so).
     """
     given = np.asarray(labels).astype(bool)
-    spurious, missing, read_precisions = read_selections(given, evidence, model)
+    spurious, missing, read_precisions = read
     parts = []
     directions = (
         ("missing a label", model.missing_cells, missing, ~given, 1),
         ("with a spurious label", model.spurious_cells, spurious, given, 0),
     )
-    for name, own, read, eligible, side in directions:
+    for name, own, held_out_cells, eligible, side in directions:
         # one precision for both, the reported reading's: only the placement differs
-        fused_rows, fused_error = gathered_row_share(own, eligible, read_precisions[side])
-        held_out_rows, held_out_error = gathered_row_share(read, eligible, read_precisions[side])
+        precision = read_precisions[side]
+        fused_rows, fused_error = gathered_row_share(own, eligible, precision)
+        held_out_rows, held_out_error = gathered_row_share(held_out_cells, eligible, precision)
         fewer, more = sorted((fused_rows, held_out_rows))
         apart = (more - fewer) / max(math.hypot(fused_error, held_out_error), 1e-12)
         if more > RANKINGS_AGREE_WITHIN * fewer and apart > RANKING_DISAGREEMENT_Z:

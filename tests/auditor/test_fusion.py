@@ -1110,11 +1110,13 @@ def test_a_row_rate_read_as_every_row_from_the_held_out_evidence_is_said_to_be_a
     fitted = calibrate_presence(noisy * 2.0 + rng.normal(scale=0.5, size=clean.shape), noisy)
     model = estimate_noise_model(noisy, fitted, held_out=held_out)
     assert model.missing_row_rate == 1.0
-    assert read_saturation(noisy, held_out, model).startswith("the missing count")
+    read = read_selections(noisy, held_out, model)
+    assert read_saturation(noisy, model, read).startswith("the missing count")
     assert not model.identifiable and "the missing count" in model.reason
     # a reading below the cap is not flagged
     _, few, presence = simulated("missing", 0.3)
-    assert read_saturation(few, presence, estimate_noise_model(few, presence)) == ""
+    model = estimate_noise_model(few, presence)
+    assert read_saturation(few, model, read_selections(few, presence, model)) == ""
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -1127,7 +1129,8 @@ def test_rows_that_depend_on_which_evidence_ranks_the_cells_are_said_to_be_unrea
     model = estimate_noise_model(noisy, held_out, held_out=held_out)
     # one ranking places the cells once: nothing to disagree about
     assert model.identifiable and model.regime == "mostly missing tags"
-    assert ranking_dependence(noisy, held_out, model) == ""
+    read = read_selections(noisy, held_out, model)  # the counts' cells in the held-out evidence
+    assert ranking_dependence(noisy, model, read) == ""
     # the same counts placed at random among each class's absent cells (a ranking that saw no
     # missing label) spread over half the rows: the rows are the ranking's, not the data's
     scattered = np.zeros_like(model.missing_cells)
@@ -1135,7 +1138,7 @@ def test_rows_that_depend_on_which_evidence_ranks_the_cells_are_said_to_be_unrea
         absent = np.flatnonzero(noisy[:, c] == 0)
         scattered[rng.choice(absent, model.n_missing[c], replace=False), c] = True
     spread = dataclasses.replace(model, missing_cells=scattered)
-    reason = ranking_dependence(noisy, held_out, spread)
+    reason = ranking_dependence(noisy, spread, read)
     assert reason.startswith("the rows missing a label read ") and "not identified" in reason
     held_out_rows, fused_rows = (float(word) for word in reason.split() if word[:2] == "0.")
     assert fused_rows > 2.0 * held_out_rows  # measured 2.16-2.30 (0.54-0.58 against 0.24-0.27)
