@@ -1233,7 +1233,7 @@ def read_noise_model(
         # spurious for none; at seed 2 0.122, which read ``both directions`` before the test
         # reached it there). The test reads the cells the row shares come from
         # (:func:`evidence_rows_z`).
-        rows_z = evidence_rows_z(given, evidence, model)
+        rows_z = evidence_rows_z(given, read)
         model = trusted_spurious_rows(model, spurious_read_trust(rows_z))
     if model.regime in ONE_DIRECTION_REGIMES and n_spurious.any():
         # One direction: the classes share one spurious rate, and a class's read above the
@@ -1835,11 +1835,10 @@ def direction_rows_z(labels: np.ndarray, model: NoiseModel) -> float:
     return overlap_z(model.spurious_cells, given, model.missing_cells, ~given)
 
 
-def evidence_rows_z(labels: np.ndarray, evidence: np.ndarray, model: NoiseModel) -> float:
-    """:func:`direction_rows_z` on the cells the model's counts select in ``evidence`` (N, C),
-    the held-out presence the counts and the row shares are read from
-    (:func:`evidence_row_rates`), instead of the model's own cells, which rank by the fused
-    presence; ``labels`` (N, C) 0/1 given labels.
+def evidence_rows_z(labels: np.ndarray, read: ReadSelections) -> float:
+    """:func:`direction_rows_z` on the cells the model's counts select in the held-out presence
+    the counts and the row shares are read from (``read``, :func:`read_selections`), instead of
+    the model's own cells, which rank by the fused presence; ``labels`` (N, C) 0/1 given labels.
 
     The trust in the spurious row share (:func:`spurious_read_trust`) weighs the rows that
     share was read from. The fused presence's hashers trained on the given labels, and they
@@ -1852,10 +1851,7 @@ def evidence_rows_z(labels: np.ndarray, evidence: np.ndarray, model: NoiseModel)
     ``mixed`` 0.2 / 0.5 / 0.8: −2.52 / −5.36 / −5.06 fused, −2.96 / −8.05 / −11.25 held out).
     """
     given = np.asarray(labels).astype(bool)
-    scores = np.asarray(evidence, dtype=np.float64)
-    spurious, missing = direction_cells(
-        given, scores, model.n_spurious, model.n_missing, model.prior
-    )
+    spurious, missing, _ = read
     return overlap_z(spurious, given, missing, ~given)
 
 

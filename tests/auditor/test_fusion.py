@@ -903,7 +903,7 @@ def test_spurious_reads_of_hidden_true_labels_avoiding_the_missing_rows_add_few_
         assert model.regime == "mostly missing tags"
         read, _, _, _ = evidence_row_rates(noisy, presence, model)  # before the trust
         assert read > 0.06
-        z = evidence_rows_z(noisy, presence, model)
+        z = evidence_rows_z(noisy, read_selections(noisy, presence, model))
         assert -1.5 < z < 0
         assert model.spurious_row_rate == pytest.approx(spurious_read_trust(z) * read)
         assert model.row_rate - model.missing_row_rate <= model.spurious_row_rate + 1e-9
@@ -939,7 +939,7 @@ def test_the_spurious_reads_are_trusted_by_the_rows_of_the_held_out_selection() 
         assert model.regime == "mostly missing tags"
         read, _, _, _ = evidence_row_rates(noisy, held_out, model)  # before the trust
         fused_z.append(direction_rows_z(noisy, model))
-        held_z.append(evidence_rows_z(noisy, held_out, model))
+        held_z.append(evidence_rows_z(noisy, read_selections(noisy, held_out, model)))
         assert model.spurious_row_rate == pytest.approx(spurious_read_trust(held_z[-1]) * read)
     # the fitted detector ties the reads to the rows that lost a label by 1.4-2.3 standard
     # deviations in every seed; the held-out selection does not
@@ -948,7 +948,8 @@ def test_the_spurious_reads_are_trusted_by_the_rows_of_the_held_out_selection() 
     # without the fitted detector the two selections are the same cells
     clean, noisy, held_out = one_way_noise(0.5, 1.0, 0, faint=0.2)
     model = estimate_noise_model(noisy, held_out)
-    assert evidence_rows_z(noisy, held_out, model) == direction_rows_z(noisy, model)
+    same_cells_z = evidence_rows_z(noisy, read_selections(noisy, held_out, model))
+    assert same_cells_z == direction_rows_z(noisy, model)
 
 
 def test_hidden_true_labels_do_not_tip_missing_tags_into_both_directions() -> None:
@@ -1382,7 +1383,8 @@ def test_row_rates_are_read_in_the_evidence_the_counts_come_from() -> None:
         spurious, missing, noisy, _ = evidence_row_rates(labels, held_out, model)
         # a missing-tag regime counts its spurious reads' rows as far as they are trusted
         assert model.regime == "mostly missing tags"
-        trust = spurious_read_trust(evidence_rows_z(labels, held_out, model))
+        read = read_selections(labels, held_out, model)
+        trust = spurious_read_trust(evidence_rows_z(labels, read))
         assert model.missing_row_rate == missing
         assert model.spurious_row_rate == pytest.approx(trust * spurious)
         assert model.row_rate == pytest.approx(missing + trust * (noisy - missing))
