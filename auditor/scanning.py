@@ -41,6 +41,7 @@ from auditor.detectors import (
 )
 from auditor.fusion import (
     NOISE_PRIORS,
+    RATE_RESAMPLES,
     NoiseModel,
     cell_error_probability,
     direction_row_score,
@@ -49,6 +50,7 @@ from auditor.fusion import (
     fuse_presence,
     fuse_rows,
     missing_dominance,
+    row_rate_spread,
     strongest_missing_sign,
     suggest_directed_changes,
     suspicion_rank,
@@ -96,6 +98,8 @@ class ScanSettings:
         (:func:`auditor.fusion.suggest_directed_changes`; measured in docs/benchmarks.md).
     review_threshold : cells outside flagged rows are listed in ``label_issues.parquet`` when
         their error probability exceeds this (default 0.9).
+    rate_resamples : resamples of the rows the noise rate's spread is read from (default 20,
+        :func:`auditor.fusion.row_rate_spread`); 0 = no spread.
     min_train_rows : fewer audited rows is an input error (default 50).
     """
 
@@ -110,6 +114,7 @@ class ScanSettings:
     noise: str | None = None
     threshold: float = 0.7
     review_threshold: float = 0.9
+    rate_resamples: int = RATE_RESAMPLES
     min_train_rows: int = 50
 
     def __post_init__(self) -> None:
@@ -130,6 +135,10 @@ class ScanSettings:
             )
         if self.noise_rate is not None and not 0.0 <= self.noise_rate <= 1.0:
             raise ValueError(f"noise_rate must be in [0, 1], got {self.noise_rate}")
+        if self.rate_resamples == 1 or self.rate_resamples < 0:
+            raise ValueError(
+                f"rate_resamples must be 0 (no spread) or at least 2, got {self.rate_resamples}"
+            )
         for name in ("threshold", "review_threshold"):
             if not 0.0 < getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in (0, 1), got {getattr(self, name)}")
@@ -155,6 +164,8 @@ class ScanResult:
     presence_weights : name -> the detector's weight in the stacked presence.
     remove, add : (N, C) bool suggestions; estimated_noise_rate : float.
     noise_model : the direction-aware noise model (per class spurious and missing rates).
+    rate_spread : standard deviations of the noisy, missing and spurious row rates over
+        resampled rows (:func:`auditor.fusion.row_rate_spread`), or None (``rate_resamples`` 0).
     truth_rows : (N,) bool or None; truth_cells : (N, C) bool or None.
     metrics : signal -> detection metrics (with truth); timings : stage -> seconds.
     """
@@ -178,6 +189,7 @@ class ScanResult:
     timings: dict[str, float] = field(default_factory=dict)
     presence_weights: dict[str, float] = field(default_factory=dict)
     noise_model: NoiseModel | None = None
+    rate_spread: tuple[float, float, float] | None = None
 
     @property
     def suggested(self) -> np.ndarray:
@@ -338,6 +350,17 @@ def fuse_outputs(
     rank = np.empty(n_rows, dtype=np.int64)
     rank[order] = np.arange(1, n_rows + 1)
     remove, add = suggest_directed_changes(labels, presence, is_issue, model, settings.threshold)
+    spread = None
+    if settings.rate_resamples:
+        spread = row_rate_spread(
+            labels,
+            presence,
+            vote,
+            settings.noise,
+            held_out,
+            settings.rate_resamples,
+            np.random.default_rng(settings.seed),
+        )
     return {
         "signals": signals,
         "specs": specs,
@@ -351,6 +374,7 @@ def fuse_outputs(
         "add": add,
         "estimated_noise_rate": estimated,
         "noise_model": model,
+        "rate_spread": spread,
     }
 
 
@@ -529,6 +553,11 @@ def scan_summary(scan: ScanResult, settings: ScanSettings, source: str | None) -
     }
     if scan.noise_model is not None:
         summary["noise_model"] = noise_model_summary(scan.noise_model)
+        if scan.rate_spread is not None:
+            noisy, missing, spurious = (round(value, 6) for value in scan.rate_spread)
+            summary["estimated_noise_rate_sd"] = noisy
+            summary["noise_model"]["missing_row_rate_sd"] = missing
+            summary["noise_model"]["spurious_row_rate_sd"] = spurious
         for name, numbers in per_class_summary(scan).items():
             summary["per_class"][name].update(numbers)
     if scan.truth_rows is not None and scan.truth_cells is not None:

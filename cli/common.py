@@ -433,6 +433,15 @@ NoiseRateOption = Annotated[
     float | None,
     typer.Option("--noise-rate", help="Share of rows to flag.", show_default="the estimate"),
 ]
+RateResamplesOption = Annotated[
+    int | None,
+    typer.Option(
+        "--rate-resamples",
+        help="Resamples of the rows the noise rate's spread (± two standard deviations) is "
+        "read from; 0 = no spread.",
+        show_default="20",
+    ),
+]
 NoiseDirectionOption = Annotated[
     str | None,
     typer.Option(

@@ -28,6 +28,7 @@ from cli.common import (
     NoiseDirectionOption,
     NoiseRateOption,
     QuietOption,
+    RateResamplesOption,
     SettingSeedOption,
     SplitColumn,
     TextColumn,
@@ -180,8 +181,11 @@ def render_scan(scan: ScanResult, summary: dict[str, Any], out: Path) -> None:
 
     width = result_console.width
     result_console.print(suspects_table(scan, width))
+    spread = ""
+    if "estimated_noise_rate_sd" in summary:
+        spread = f" ± {2 * summary['estimated_noise_rate_sd']:.3f} (two sd over resampled rows)"
     line = (
-        f"estimated noise rate {summary['estimated_noise_rate']:.3f}: "
+        f"estimated noise rate {summary['estimated_noise_rate']:.3f}{spread}: "
         f"{summary['rows_flagged']} rows flagged as issues, {summary['labels_to_remove']} "
         f"labels to remove, {summary['labels_to_add']} to add"
     )
@@ -248,6 +252,7 @@ def scan(
     epochs: EpochsOption = None,
     noise_rate: NoiseRateOption = None,
     noise: NoiseDirectionOption = None,
+    rate_resamples: RateResamplesOption = None,
     device: DeviceOption = None,
     seed: SettingSeedOption = None,
     config: ConfigOption = None,
@@ -301,6 +306,7 @@ def scan(
             "epochs": epochs,
             "noise_rate": noise_rate,
             "noise": noise,
+            "rate_resamples": rate_resamples,
             "device": device,
             "seed": seed,
         },

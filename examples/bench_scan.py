@@ -224,6 +224,9 @@ def case_report(labels: np.ndarray, clean: np.ndarray, fused: dict[str, Any]) ->
             "identifiable": fused["noise_model"].identifiable,
         },
     }
+    if fused["rate_spread"] is not None:
+        spread = fused["rate_spread"]
+        report["rate"].update(sd=spread[0], sd_missing=spread[1], sd_spurious=spread[2])
     if "cleanlab_quality" in fused["signals"]:
         report["cleanlab"] = detection_report(truth_rows, -fused["signals"]["cleanlab_quality"])
     return report

@@ -109,6 +109,16 @@ def _section(section_id: str, **content: list[Any]) -> Section:
 
 
 # ------------------------------------------------------------------------------ sections
+def estimated_rate(summary: dict[str, Any]) -> str:
+    """The estimated noise rate, with ± two standard deviations over resampled rows when the
+    scan read them (``estimated_noise_rate_sd``)."""
+    rate = percent(summary.get("estimated_noise_rate"))
+    sd = summary.get("estimated_noise_rate_sd")
+    if sd is None or rate == MISSING:
+        return rate
+    return f"{rate} ± {200 * float(sd):.1f} points (two standard deviations over resampled rows)"
+
+
 def overview_section(folder: AuditFolder) -> Section:
     summary = folder.summary
     # Arrow's own aggregates: a numpy conversion would import pandas (audit_files.column_numbers)
@@ -137,7 +147,7 @@ def overview_section(folder: AuditFolder) -> Section:
         ("rows audited", number(n_rows)),
         ("classes", f"{len(folder.classes)}: {', '.join(folder.classes)}"),
         ("labels per row", labels_per_row),
-        ("estimated noise rate", percent(summary.get("estimated_noise_rate"))),
+        ("estimated noise rate", estimated_rate(summary)),
         ("noise model", str((summary.get("noise_model") or {}).get("line") or MISSING)),
         ("true noise rate", truth),
         (

@@ -46,6 +46,7 @@ from auditor.fusion import (
     read_saturation,
     read_selections,
     resolvable_tails,
+    row_rate_spread,
     row_share_bracket,
     row_spurious_lift,
     rows_wrong_both_ways,
@@ -499,6 +500,49 @@ def test_noisy_row_rate_counts_the_union_of_the_directions_once() -> None:
                 assert max(model.spurious_row_rate, model.missing_row_rate) < truth - 0.1
             else:
                 assert (model.spurious_rows | model.missing_rows).mean() > truth + 0.05
+
+
+def test_the_rate_spread_over_resampled_rows_is_the_spread_over_fresh_draws() -> None:
+    # The rate read on 12 fresh draws of the same noise spreads by 0.020 (a mixture) and 0.033
+    # (missing tags); the spread read from one draw's resampled rows, averaged over three
+    # draws, 0.025 and 0.037. A spread that forgot the resampling (0) or read the
+    # resamples' mean error (about sd / √20) would be far off.
+    cases = {
+        "mixed": lambda seed: directed_noise("mixed", 0.4, seed),
+        "missing": lambda seed: simulated("missing", 0.3, seed),
+    }
+    for name, draw in cases.items():
+        fresh = []
+        for seed in range(12):
+            _, noisy, presence = draw(seed)
+            fresh.append(estimate_noise_model(noisy, presence).row_rate)
+        resampled = []
+        for seed in range(3):
+            _, noisy, presence = draw(seed)
+            spread = row_rate_spread(
+                noisy, presence, None, None, None, 20, np.random.default_rng(seed)
+            )
+            resampled.append(spread[0])
+        ratio = np.mean(resampled) / np.std(fresh, ddof=1)
+        assert 0.7 < ratio < 1.6, (name, ratio)
+
+
+def test_the_rate_spread_of_a_subsample_is_scaled_to_the_whole_and_seeded() -> None:
+    # Resamples of half the rows, their spread scaled by √(1 / 2), read 1.10 / 0.98 / 1.37
+    # times the full resamples' spread (unscaled: 1.55 / 1.39 / 1.94).
+    ratios = []
+    for seed in range(3):
+        _, noisy, presence = directed_noise("mixed", 0.4, seed)
+        full = row_rate_spread(noisy, presence, None, None, None, 20, np.random.default_rng(seed))
+        half = row_rate_spread(
+            noisy, presence, None, None, None, 20, np.random.default_rng(seed), max_rows=1500
+        )
+        ratios.append(half[0] / full[0])
+        again = row_rate_spread(noisy, presence, None, None, None, 20, np.random.default_rng(seed))
+        assert again == full
+    assert 0.8 < np.mean(ratios) < 1.4
+    with pytest.raises(ValueError, match="at least 2 resamples"):
+        row_rate_spread(noisy, presence, None, None, None, 1, np.random.default_rng(0))
 
 
 def test_union_row_rate_reads_the_rows_wrong_both_ways_through_the_selections_dilution() -> None:

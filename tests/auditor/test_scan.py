@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 from auditor.dataset import AuditDataset, DataError
 from auditor.inject import with_noise
-from auditor.scanning import FUSED, ScanSettings, run_scan, write_scan
+from auditor.scanning import FUSED, ScanSettings, run_scan, scan_summary, write_scan
 from auditor.synth import SynthSettings, make_synthetic
 
 SETTINGS = ScanSettings(epochs=4, seed=0)
@@ -86,6 +87,12 @@ def test_outputs_follow_the_contract(scanned) -> None:  # type: ignore[no-untype
     assert set(issues.column("suggestion").to_pylist()) <= {"remove", "add", ""}
     assert b"hashaudit" in (audit.schema.metadata or {})
     assert 0 < summary["estimated_noise_rate"] < 1
+    # the rate's spread over resampled rows, 0.02-0.04 on 800 rows of any protocol
+    assert 0.005 < summary["estimated_noise_rate_sd"] < 0.1
+    assert {"missing_row_rate_sd", "spurious_row_rate_sd"} <= set(summary["noise_model"])
+    without = scan_summary(dataclasses.replace(scan, rate_spread=None), SETTINGS, None)
+    assert "estimated_noise_rate_sd" not in without
+    assert "missing_row_rate_sd" not in without["noise_model"]
 
 
 @pytest.mark.e2e
@@ -96,6 +103,7 @@ def test_same_seed_same_audit(scanned, tmp_path: Path) -> None:  # type: ignore[
     first = pq.read_table(out / "audit.parquet").replace_schema_metadata(None)
     second = pq.read_table(tmp_path / "audit" / "audit.parquet").replace_schema_metadata(None)
     assert first.equals(second)
+    assert again.rate_spread == scanned[1].rate_spread
 
 
 def test_too_few_rows_is_an_input_error() -> None:

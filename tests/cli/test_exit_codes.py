@@ -204,6 +204,10 @@ def test_out_of_range_settings_name_their_option_or_config_file(data: Path, tmp_
     line = error_line(code, stderr)
     assert "scan.toml" in line and "setting noise_rate must be in [0, 1], got 3.0" in line
     assert state(tmp_path) == before
+    code, _, stderr = run("scan", data, "--rate-resamples", "1", "-o", tmp_path / "out", "-q")
+    unboxed = " ".join(stderr.replace("│", " ").split())
+    assert code == 2 and "--rate-resamples: must be 0 (no spread) or at least 2, got 1" in unboxed
+    assert state(tmp_path) == before
 
 
 def test_synth_config_is_type_checked_too(tmp_path: Path) -> None:
