@@ -183,7 +183,10 @@ def render_scan(scan: ScanResult, summary: dict[str, Any], out: Path) -> None:
     result_console.print(suspects_table(scan, width))
     spread = ""
     if "estimated_noise_rate_sd" in summary:
-        spread = f" ± {2 * summary['estimated_noise_rate_sd']:.3f} (two sd over resampled rows)"
+        spread = (
+            f" (± {2 * summary['estimated_noise_rate_sd']:.3f} from resampling the rows; "
+            "bias not included)"
+        )
     line = (
         f"estimated noise rate {summary['estimated_noise_rate']:.3f}{spread}: "
         f"{summary['rows_flagged']} rows flagged as issues, {summary['labels_to_remove']} "

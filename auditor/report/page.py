@@ -116,7 +116,10 @@ def estimated_rate(summary: dict[str, Any]) -> str:
     sd = summary.get("estimated_noise_rate_sd")
     if sd is None or rate == MISSING:
         return rate
-    return f"{rate} ± {200 * float(sd):.1f} points (two standard deviations over resampled rows)"
+    return (
+        f"{rate} (± {200 * float(sd):.1f} points from resampling the rows, two standard "
+        "deviations; the estimate's bias is not included)"
+    )
 
 
 def overview_section(folder: AuditFolder) -> Section:

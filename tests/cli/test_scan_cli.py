@@ -61,6 +61,7 @@ def test_scan_prints_tables(
         "Top 15 suspects" in result.stdout and "Detection against the known noise" in result.stdout
     )
     assert "estimated noise rate" in result.stdout
+    assert "from resampling the rows; bias not included" in " ".join(result.stdout.split())
     tables = result.stdout.split("estimated noise rate")[0].splitlines()
     assert all(len(line) <= 80 for line in tables) and "…" not in result.stdout
     audit = pq.read_table(out / "audit.parquet").to_pylist()
