@@ -1199,11 +1199,11 @@ def row_rate_spread(
 
     The noise rate is read from tails and cell pairs, so it moves with the rows the data
     happens to hold: on the benchmark matrix the standard deviation of the overall rate is
-    0.027 at the median at 3,000 audited rows (up to 0.09), 0.016 at 10,000. The detectors'
+    0.028 at the median at 3,000 audited rows (up to 0.13), 0.016 at 10,000. The detectors'
     outputs stay fixed, so the spread leaves out how their training varies and any bias of the
     estimate (the true labels the content hides, read as spurious): it is the least
     uncertainty of the rate, not a confidence interval. Two standard deviations covered the
-    true rate in 115 of 138 cases at 3,000 rows and 57 of 108 at 10,000 (docs/benchmarks.md,
+    true rate in 117 of 138 cases at 3,000 rows and 60 of 108 at 10,000 (docs/benchmarks.md,
     "The spread of the noise rate"). Data sets larger than ``max_rows`` are read on resamples of
     ``max_rows`` rows and the spread scaled by √(max_rows / N), the rate's error shrinking as
     one over the root of the rows.
