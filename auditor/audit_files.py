@@ -66,6 +66,14 @@ AUDIT_COLUMNS = (
 )
 """The columns every ``audit.parquet`` has, in order (the signal columns follow)."""
 TRUTH_COLUMN = "is_noisy"
+
+RATE_AT_BOUND = (
+    "every resample of the rows reads the same rate, a bound of the estimate (no row noisy, or "
+    "every row), so resampling shows no spread there"
+)
+"""Said in place of the ± of ``estimated_noise_rate_sd`` when it is 0: a rate read at its cap
+(the two directions' rows add up to more than every row, as under heavy class flips) or at 0
+has no spread over resamples, which is not certainty."""
 ISSUES_COLUMNS = ("id", "class", "error_probability")
 """The columns ``audit clean --strategy prune`` needs from ``label_issues.parquet``."""
 RETRIEVAL_KEYS = ("method", "labels", "round", "map_i2t", "map_t2i")

@@ -175,14 +175,15 @@ def detection_table(detection: dict[str, dict[str, Any]], width: int) -> Any:
     )
 
 
-def render_scan(scan: ScanResult, summary: dict[str, Any], out: Path) -> None:
-    """Top suspects and, with truth, the comparison table, on stdout."""
-    from auditor.audit_files import REPORT_FILE
+def rate_line(summary: dict[str, Any]) -> str:
+    """The terminal's line of the estimated noise rate (± two standard deviations over
+    resampled rows, when read), the flagged rows and the suggestions, from ``summary.json``."""
+    from auditor.audit_files import RATE_AT_BOUND
 
-    width = result_console.width
-    result_console.print(suspects_table(scan, width))
     spread = ""
-    if "estimated_noise_rate_sd" in summary:
+    if summary.get("estimated_noise_rate_sd") == 0:
+        spread = f" ({RATE_AT_BOUND})"
+    elif "estimated_noise_rate_sd" in summary:
         spread = (
             f" (± {2 * summary['estimated_noise_rate_sd']:.3f} from resampling the rows; "
             "bias not included)"
@@ -194,7 +195,16 @@ def render_scan(scan: ScanResult, summary: dict[str, Any], out: Path) -> None:
     )
     if "true_noise_rate" in summary:
         line += f" (true noise rate {summary['true_noise_rate']:.3f})"
-    result_console.print(line, highlight=False)
+    return line
+
+
+def render_scan(scan: ScanResult, summary: dict[str, Any], out: Path) -> None:
+    """Top suspects and, with truth, the comparison table, on stdout."""
+    from auditor.audit_files import REPORT_FILE
+
+    width = result_console.width
+    result_console.print(suspects_table(scan, width))
+    result_console.print(rate_line(summary), highlight=False)
     if "noise_model" in summary:
         result_console.print(summary["noise_model"]["line"], highlight=False)
     if "detection" in summary:

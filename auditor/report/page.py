@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from auditor.audit_files import (
     FUSED,
     LOW_IS_SUSPECT,
+    RATE_AT_BOUND,
     REPORT_FILE,
     RETRIEVAL_FILE,
     TRUTH_COLUMN,
@@ -111,11 +112,14 @@ def _section(section_id: str, **content: list[Any]) -> Section:
 # ------------------------------------------------------------------------------ sections
 def estimated_rate(summary: dict[str, Any]) -> str:
     """The estimated noise rate, with ± two standard deviations over resampled rows when the
-    scan read them (``estimated_noise_rate_sd``)."""
+    scan read them (``estimated_noise_rate_sd``), or why there is none where it is 0
+    (:data:`auditor.audit_files.RATE_AT_BOUND`)."""
     rate = percent(summary.get("estimated_noise_rate"))
     sd = summary.get("estimated_noise_rate_sd")
     if sd is None or rate == MISSING:
         return rate
+    if float(sd) == 0:
+        return f"{rate} ({RATE_AT_BOUND})"
     return (
         f"{rate} (± {200 * float(sd):.1f} points from resampling the rows, two standard "
         "deviations; the estimate's bias is not included)"

@@ -320,6 +320,21 @@ def test_report_of_a_large_audit_stays_the_size_of_a_small_one(audit_copy: Path)
 
 
 # ---------------------------------------------------------------------------- pure helpers
+def test_the_overview_says_why_a_rate_at_its_bound_has_no_spread() -> None:
+    from auditor.audit_files import RATE_AT_BOUND
+
+    spread = report_page.estimated_rate(
+        {"estimated_noise_rate": 0.55, "estimated_noise_rate_sd": 0.03}
+    )
+    assert spread.startswith("55.0 % (± 6.0 points from resampling the rows")
+    # every resample reads every row noisy (heavy class flips): not a certainty of ± 0
+    capped = report_page.estimated_rate(
+        {"estimated_noise_rate": 1.0, "estimated_noise_rate_sd": 0.0}
+    )
+    assert capped == f"100.0 % ({RATE_AT_BOUND})"
+    assert report_page.estimated_rate({"estimated_noise_rate": 0.2}) == "20.0 %"
+
+
 def test_detection_curves_match_the_tie_averaged_auroc() -> None:
     rng = np.random.default_rng(0)
     truth = rng.random(500) < 0.3

@@ -204,3 +204,17 @@ def test_terminal_says_the_noise_regime_and_no_library_chatter(
     output = done.stdout + done.stderr
     assert "% of rows lack at least one tag; spurious tags" in output
     assert "faiss" not in output.lower()
+
+
+def test_the_rate_line_says_why_a_rate_at_its_bound_has_no_spread() -> None:
+    from auditor.audit_files import RATE_AT_BOUND
+    from cli.scan_command import rate_line
+
+    counts = {"rows_flagged": 10, "labels_to_remove": 3, "labels_to_add": 4}
+    spread = rate_line({"estimated_noise_rate": 0.55, "estimated_noise_rate_sd": 0.03, **counts})
+    assert "0.550 (± 0.060 from resampling the rows; bias not included)" in spread
+    # heavy class flips read every row noisy in every resample: ± 0.000 would read as certainty
+    capped = rate_line({"estimated_noise_rate": 1.0, "estimated_noise_rate_sd": 0.0, **counts})
+    assert f"1.000 ({RATE_AT_BOUND}): 10 rows flagged" in capped and "±" not in capped
+    unread = rate_line({"estimated_noise_rate": 0.2, **counts})
+    assert unread.startswith("estimated noise rate 0.200: 10 rows flagged")
