@@ -1269,7 +1269,7 @@ def row_rate_spread(
     outputs stay fixed, so the spread leaves out how their training varies and any bias of the
     estimate (the true labels the content hides, read as spurious): it is the least
     uncertainty of the rate, not a confidence interval. Two standard deviations covered the
-    true rate in 117 of 138 cases at 3,000 rows and 60 of 108 at 10,000 (docs/benchmarks.md,
+    true rate in 114 of 138 cases at 3,000 rows and 64 of 108 at 10,000 (docs/benchmarks.md,
     "The spread of the noise rate"). Data sets larger than ``max_rows`` are read on resamples of
     ``max_rows`` rows and the spread scaled by √(max_rows / N), the rate's error shrinking as
     one over the root of the rows.
