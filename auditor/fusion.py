@@ -798,7 +798,7 @@ def direction_counts(
         missing_share = read_missing_shares(positions, given_top, n_absent, spurious_read)
         for _ in range(JOINT_READ_ROUNDS - 1 if joint else 0):
             previous = missing_share
-            # the absent cells' low tail is their true negatives' q / (1 − α): β = β_r (1 − α)
+            # the missing tail read again with the spurious share corrected as below
             spurious_share = spurious_read * (1.0 - missing_share)
             missing_share = read_missing_shares(positions, given_top, n_absent, spurious_share)
             if np.abs(missing_share - previous).max() < JOINT_READ_TOLERANCE:
