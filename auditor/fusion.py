@@ -1265,7 +1265,7 @@ def row_rate_spread(
 
     The noise rate is read from tails and cell pairs, so it moves with the rows the data
     happens to hold: on the benchmark matrix the standard deviation of the overall rate is
-    0.028 at the median at 3,000 audited rows (up to 0.13), 0.016 at 10,000. The detectors'
+    0.028 at the median at 3,000 audited rows (up to 0.14), 0.016 at 10,000. The detectors'
     outputs stay fixed, so the spread leaves out how their training varies and any bias of the
     estimate (the true labels the content hides, read as spurious): it is the least
     uncertainty of the rate, not a confidence interval. Two standard deviations covered the
