@@ -1940,12 +1940,22 @@ def displaced_labels(
 
 
 def reads_added_tags(model: NoiseModel) -> bool:
-    """Whether the row score reads the given labels on their class's scale
-    (:func:`direction_row_score`): the model reads ``mostly spurious tags`` and is identifiable.
-    A regime the calibration cannot separate from the signal says nothing about the scale
-    (synthetic symmetric 0.8 at 10,000 rows, seed 2, read ``mostly spurious tags``, not
-    identifiable: row AUROC 0.955 → 0.918 on the class's scale)."""
-    return model.regime == "mostly spurious tags" and model.identifiable
+    """Whether the row score also weighs each given label against its own class's labels
+    (:func:`direction_row_score`): the model reads tags added (``mostly spurious tags`` or
+    ``both directions``) that do not displace true ones, and is identifiable.
+
+    Where a wrong label displaced a true one (:attr:`NoiseModel.displaced`: pairflip,
+    symmetric), the row's evidence is the pair, a weak given label beside a strong absent one,
+    and the missing sign is read on the probability's scale: weighing the class's place there
+    too cost the stand-in's pairflip 0.955 / 0.949 → 0.949 / 0.938 at 0.5 / 0.8 (10,000
+    rows, seed 0) and symmetric 0.5 0.977 → 0.967. A regime the calibration cannot separate
+    from the signal says nothing of either (synthetic symmetric 0.8 at 10,000 rows, seed 2,
+    read ``mostly spurious tags`` and not identifiable: 0.955 → 0.918)."""
+    return (
+        model.regime in ("mostly spurious tags", "both directions")
+        and model.identifiable
+        and not model.displaced
+    )
 
 
 def within_class_position(labels: np.ndarray, presence: np.ndarray) -> np.ndarray:
@@ -1978,9 +1988,9 @@ def direction_row_score(labels: np.ndarray, presence: np.ndarray, model: NoiseMo
     (0.967 / 0.962 / 0.949), raised classflip 0.5 / 0.8 (0.914 → 0.926, 0.882 → 0.917) and mixed
     0.2 (0.829 → 0.866), and cost missing 0.007–0.014 (0.863 / 0.849 / 0.875).
 
-    Where the model reads added tags (:func:`reads_added_tags`), a given label's support is
-    the mean of its probability and its place among its own class's labels
-    (:func:`within_class_position`). The presence is calibrated per class, so the true labels
+    Where the model reads tags added without displacing true ones (:func:`reads_added_tags`),
+    a given label's support is the mean of its probability and its place among its own class's
+    labels (:func:`within_class_position`). The presence is calibrated per class, so the true labels
     of a class the content shows faintly sit at low probabilities, and a row holding one reads
     as doubtful as a row holding an added tag (MIRFlickr stand-in ``spurious``, 10,000 rows:
     the classes' true labels average 0.45–0.97). An added tag sits low among its own class's
@@ -1988,12 +1998,10 @@ def direction_row_score(labels: np.ndarray, presence: np.ndarray, model: NoiseMo
     by probability. The place alone misreads a class shown clearly, whose weakest true labels
     sit at the bottom of its own labels too: on seeded data whose frequent classes are the
     faint ones it cost 0.013–0.028 of row AUROC, the mean −0.004 to +0.004
-    (tests/auditor/test_fusion.py). On the benchmark's ``spurious`` cases the mean raised the
-    fused row AUROC by 0.009–0.028 (docs/benchmarks.md, "Issue 13, twenty-third session").
-    Elsewhere the probability stays: where a wrong label displaced a true one, the missing sign
-    is read on the probability's scale and the two must match (pairflip on the stand-in,
-    10,000 rows, seed 0, the class's place beside the probability's missing sign: 0.959 /
-    0.955 / 0.949 → 0.946 / 0.926 / 0.916).
+    (tests/auditor/test_fusion.py). On the benchmark matrices the mean raised the fused row
+    AUROC of every ``spurious`` case by 0.009–0.028 and of the class flips and mixtures read in
+    ``both directions`` by up to 0.048, with one case down 0.007 (docs/benchmarks.md, "Issue
+    13, twenty-third session").
     """
     given = np.asarray(labels).astype(bool)
     presence = np.clip(np.asarray(presence, dtype=np.float64), 0.0, 1.0)  # a probability

@@ -48,6 +48,7 @@ from auditor.fusion import (
     read_noise_model,
     read_saturation,
     read_selections,
+    reads_added_tags,
     resolvable_tails,
     row_rate_spread,
     row_share_bracket,
@@ -276,22 +277,39 @@ def test_missing_noise_gets_additions_spurious_noise_gets_removals() -> None:
 
 
 def added_tags_over_classes_of_unequal_strength(
-    seed: int, frequent_faint: bool
+    seed: int, frequent_faint: bool, dropped: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """clean (N, C), noisy (N, C) and a presence calibrated against the noisy labels (N, C):
     8 classes of priors 0.05–0.5 shown at strengths 1–3 (the rare classes faint, or the
-    frequent ones), and 30 % of the rows given one tag drawn by class frequency."""
+    frequent ones), and 900 noisy rows: the first ``dropped`` of them (those with two labels or
+    more) lose a label, the rest gain one drawn by class frequency."""
     rng = np.random.default_rng(seed)
     prior = np.linspace(0.05, 0.5, 8)
     clean = (rng.random((3000, 8)) < prior).astype(np.uint8)
     clean[clean.sum(axis=1) == 0, 7] = 1
     noisy = clean.copy()
-    for row in rng.choice(3000, size=900, replace=False):
+    for index, row in enumerate(rng.choice(3000, size=900, replace=False)):
+        if index < dropped and clean[row].sum() >= 2:
+            noisy[row, rng.choice(np.flatnonzero(clean[row] == 1))] = 0
+            continue
         absent = np.flatnonzero(clean[row] == 0)
         noisy[row, rng.choice(absent, p=prior[absent] / prior[absent].sum())] = 1
     strength = np.linspace(3.0, 1.0, 8) if frequent_faint else np.linspace(1.0, 3.0, 8)
     evidence = clean * strength + rng.normal(size=clean.shape)
     return clean, noisy, calibrate_presence(evidence, noisy)
+
+
+def row_auroc_on_both_scales_and_on_the_probability(
+    clean: np.ndarray, noisy: np.ndarray, presence: np.ndarray, model: NoiseModel
+) -> tuple[float, float]:
+    """Row AUROC of :func:`direction_row_score` under ``model`` and under the same model made
+    unidentifiable, which reads the probability alone."""
+    truth = (clean != noisy).any(axis=1)
+    unidentified = dataclasses.replace(model, identifiable=False)
+    return (
+        auroc(truth, direction_row_score(noisy, presence, model)),
+        auroc(truth, direction_row_score(noisy, presence, unidentified)),
+    )
 
 
 def test_added_tags_are_doubted_on_their_class_s_scale_as_well_as_the_probability_s() -> None:
@@ -301,12 +319,10 @@ def test_added_tags_are_doubted_on_their_class_s_scale_as_well_as_the_probabilit
                 seed, frequent_faint
             )
             model = estimate_noise_model(noisy, presence)
-            assert model.regime == "mostly spurious tags" and model.identifiable
-            truth = (clean != noisy).any(axis=1)
-            both_scales = auroc(truth, direction_row_score(noisy, presence, model))
-            # a model that is not identifiable reads the probability alone
-            unidentified = dataclasses.replace(model, identifiable=False)
-            probability = auroc(truth, direction_row_score(noisy, presence, unidentified))
+            assert model.regime == "mostly spurious tags" and reads_added_tags(model)
+            both_scales, probability = row_auroc_on_both_scales_and_on_the_probability(
+                clean, noisy, presence, model
+            )
             # measured: rare classes faint 0.883 / 0.890 / 0.882 / 0.886 -> 0.909 / 0.913 /
             # 0.896 / 0.909; frequent ones faint 0.848 / 0.857 / 0.848 / 0.846 -> 0.852 / 0.858
             # / 0.844 / 0.848
@@ -314,6 +330,27 @@ def test_added_tags_are_doubted_on_their_class_s_scale_as_well_as_the_probabilit
                 assert both_scales > probability - 0.01
             else:
                 assert both_scales > probability + 0.01
+
+
+def test_a_mixture_is_read_on_both_scales_a_displacement_on_the_probability_s() -> None:
+    for seed in (0, 2):  # half of the noisy rows lose a tag: read in both directions
+        clean, noisy, presence = added_tags_over_classes_of_unequal_strength(
+            seed, frequent_faint=False, dropped=450
+        )
+        model = estimate_noise_model(noisy, presence)
+        assert model.regime == "both directions" and reads_added_tags(model)
+        both_scales, probability = row_auroc_on_both_scales_and_on_the_probability(
+            clean, noisy, presence, model
+        )
+        assert both_scales > probability + 0.01  # measured 0.805 -> 0.823, 0.826 -> 0.842
+    # a wrong label displacing a true one: the probability alone
+    clean, noisy, presence = swapped_labels(0.5, seed=0)
+    model = estimate_noise_model(noisy, presence)
+    assert model.displaced and not reads_added_tags(model)
+    both_scales, probability = row_auroc_on_both_scales_and_on_the_probability(
+        clean, noisy, presence, model
+    )
+    assert both_scales == probability
 
 
 def test_within_class_position_is_uniform_in_every_class_whatever_its_scale() -> None:
