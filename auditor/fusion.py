@@ -1349,11 +1349,11 @@ def read_noise_model(
         reason=reason,
         prior=prior,
     )
+    read = read_selections(given, evidence, model)  # the cells the row shares are read from
     spurious_share, missing_share, noisy_row_rate, displaced = evidence_row_rates(
-        given, evidence, model, spurious_read
+        given, evidence, model, spurious_read, read
     )
     fused_posterior = noise_posterior(given, presence, model)
-    read = read_selections(given, evidence, model)  # the cells the row shares are read from
     fused_precisions = (
         mean_or_one(fused_posterior[model.spurious_cells]),
         mean_or_one(fused_posterior[model.missing_cells]),
@@ -1399,6 +1399,7 @@ def evidence_row_rates(
     evidence: np.ndarray,
     model: NoiseModel,
     spurious_read: np.ndarray | None = None,
+    read: ReadSelections | None = None,
 ) -> tuple[float, float, float, bool]:
     """``(spurious rows, missing rows, noisy rows, displaced)``: the model's counts turned into
     shares of rows, read from the cells the counts describe in the evidence they were read
@@ -1414,7 +1415,9 @@ def evidence_row_rates(
         (:func:`context_supported_share`), or None. Where the context cut the spurious total
         below the missing one, the rows are read again from the counts
         :func:`displaced_spurious_counts` floors at the missing total, and that reading is
-        kept where its cell pairs read each wrong label as displacing a true one.
+        kept where its cell pairs read each wrong label as displacing a true one;
+    read : the model's own :func:`read_selections` in ``evidence`` when the caller has them
+        already, or None to select them here.
 
     Per class the ``n_spurious[c]`` given cells of lowest evidence and the ``n_missing[c]``
     absent cells of highest (in single-label data the label each spurious one displaced;
@@ -1427,24 +1430,30 @@ def evidence_row_rates(
     stand-in ``missing`` 0.8: 0.52 for 0.67), and the excess of pairs, divided by its square,
     read fewer wrong cells per row than there are (1.18 for 1.41; rows 0.98 for 0.81).
     """
-    read = counted_row_rates(labels, evidence, model)
+    rates = counted_row_rates(labels, evidence, model, read)
     floored = displaced_spurious_counts(model.n_spurious, spurious_read, model.n_missing)
     if floored is not None:
         again = counted_row_rates(labels, evidence, replace(model, n_spurious=floored))
         if again[3]:
-            return (*again[:3], read[3])
-    return read
+            return (*again[:3], rates[3])
+    return rates
 
 
 def counted_row_rates(
-    labels: np.ndarray, evidence: np.ndarray, model: NoiseModel
+    labels: np.ndarray,
+    evidence: np.ndarray,
+    model: NoiseModel,
+    read: ReadSelections | None = None,
 ) -> tuple[float, float, float, bool]:
     """``(spurious rows, missing rows, noisy rows, displaced)`` read from the cells the model's
     counts select in ``evidence`` (N, C) (:func:`evidence_row_rates` explains the reading;
-    ``labels`` (N, C) 0/1): ``displaced`` says the cell pairs read each wrong label as
-    displacing a true one, and then the three shares are one (:func:`displaced_row_share`)."""
+    ``labels`` (N, C) 0/1; ``read`` those cells when already selected): ``displaced`` says the
+    cell pairs read each wrong label as displacing a true one, and then the three shares are
+    one (:func:`displaced_row_share`)."""
     given = np.asarray(labels).astype(bool)
-    spurious, missing, precisions = read_selections(given, evidence, model)
+    spurious, missing, precisions = (
+        read_selections(given, evidence, model) if read is None else read
+    )
     spurious_share = clustered_row_rate(spurious, given, precisions[0])
     missing_share = clustered_row_rate(missing, ~given, precisions[1])
     rates = (spurious_share, missing_share)
