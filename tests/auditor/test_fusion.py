@@ -55,6 +55,7 @@ from auditor.fusion import (
     row_spurious_lift,
     rows_wrong_both_ways,
     saturation_reason,
+    settled_read,
     spurious_read_trust,
     stack_presence,
     strongest_missing_sign,
@@ -775,6 +776,27 @@ def test_the_two_directions_are_read_together_where_each_holds_much_of_the_other
     assert all(error < -0.15 for error in errors[False])
     assert all(abs(error) < 0.16 for error in errors[True])
     assert np.mean(np.abs(errors[True])) < 0.1
+
+
+def test_a_read_that_cycles_settles_on_its_cycle_s_mean_whatever_the_rounds() -> None:
+    # a step function of the shares, as the tails' choice makes the joint read: one class
+    # returns every fourth read, one every second, one stays
+    four = {0.3: 0.5, 0.5: 0.2, 0.2: 0.4, 0.4: 0.3}
+    two = {0.6: 0.7, 0.7: 0.6}
+
+    def read_again(shares: np.ndarray) -> np.ndarray:
+        return np.array([four[round(float(shares[0]), 6)], two[round(float(shares[1]), 6)], 0.1])
+
+    first = np.array([0.3, 0.6, 0.1])
+    for rounds in range(5, 12):
+        # the last round's landing place in the cycle no longer moves the result
+        settled = settled_read(read_again, first, rounds=rounds)
+        np.testing.assert_allclose(settled, [0.35, 0.65, 0.1])
+    # before the cycle returns, the last read stands
+    np.testing.assert_allclose(settled_read(read_again, first, rounds=4), [0.4, 0.7, 0.1])
+    # a read that settles stops there, as before
+    settling = settled_read(lambda shares: 0.5 * shares + 0.1, np.array([0.9, 0.0]))
+    np.testing.assert_allclose(settling, [0.2, 0.2], atol=1e-4)
 
 
 def test_a_displacement_keeps_the_one_way_read() -> None:
