@@ -180,6 +180,26 @@ def test_per_class_table_has_one_row_per_class_and_matches_the_audit(
 
 
 @pytest.mark.e2e
+def test_per_class_rates_are_marked_where_the_scan_said_the_noise_is_not_identifiable(
+    audit_copy: Path,
+) -> None:
+    summary_file = audit_copy / "summary.json"
+    summary = json.loads(summary_file.read_text())
+    assert summary["noise_model"]["identifiable"]
+    build_report(audit_copy)
+    assert "NOT IDENTIFIABLE" not in parse_report(audit_copy / REPORT_FILE).texts["classes"]
+    reason = "the kNN vote's floor exceeds the calibrated spurious estimate by 0.31"
+    summary["noise_model"].update(identifiable=False, unidentifiable_reason=reason)
+    summary_file.write_text(json.dumps(summary))
+    build_report(audit_copy)
+    parsed = parse_report(audit_copy / REPORT_FILE)
+    assert f"NOT IDENTIFIABLE: {reason}" in parsed.texts["classes"]
+    assert "may be far from the truth" in parsed.texts["classes"]
+    # the table itself is unchanged: one row per class
+    assert len(parsed.tables["class-table"]) == N_CLASSES
+
+
+@pytest.mark.e2e
 def test_top_suspects_in_rank_order_with_thumbnails_and_escaped_text(
     audit_copy: Path,
 ) -> None:
