@@ -1361,7 +1361,8 @@ def read_noise_model(
             f"{100 * floor_share:.0f} % of the given labels are not explained by the input "
             f"space (kNN vote floor), but the calibrated estimate finds "
             f"{100 * calibrated_share:.0f} % spurious: the noise is common enough that fits to "
-            "the given labels learn it as signal, so the rates and suggestions are lower bounds"
+            "the given labels learn it as signal, so the rates may be far off in either "
+            "direction and the suggestions find only part of the wrong labels"
         )
     spurious_cells, missing_cells = direction_cells(given, presence, n_spurious, n_missing, prior)
     if displaces_labels(given, prior):
