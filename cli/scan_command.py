@@ -185,8 +185,8 @@ def rate_line(summary: dict[str, Any]) -> str:
         spread = f" ({RATE_AT_BOUND})"
     elif "estimated_noise_rate_sd" in summary:
         spread = (
-            f" (± {2 * summary['estimated_noise_rate_sd']:.3f} from resampling the rows; "
-            "bias not included)"
+            f" (± {2 * summary['estimated_noise_rate_sd']:.3f}, two standard deviations from "
+            "resampling the rows; bias not included)"
         )
     line = (
         f"estimated noise rate {summary['estimated_noise_rate']:.3f}{spread}: "

@@ -61,7 +61,8 @@ def test_scan_prints_tables(
         "Top 15 suspects" in result.stdout and "Detection against the known noise" in result.stdout
     )
     assert "estimated noise rate" in result.stdout
-    assert "from resampling the rows; bias not included" in " ".join(result.stdout.split())
+    spread = "two standard deviations from resampling the rows; bias not included"
+    assert spread in " ".join(result.stdout.split())
     tables = result.stdout.split("estimated noise rate")[0].splitlines()
     assert all(len(line) <= 80 for line in tables) and "…" not in result.stdout
     audit = pq.read_table(out / "audit.parquet").to_pylist()
@@ -212,7 +213,7 @@ def test_the_rate_line_says_why_a_rate_at_its_bound_has_no_spread() -> None:
 
     counts = {"rows_flagged": 10, "labels_to_remove": 3, "labels_to_add": 4}
     spread = rate_line({"estimated_noise_rate": 0.55, "estimated_noise_rate_sd": 0.03, **counts})
-    assert "0.550 (± 0.060 from resampling the rows; bias not included)" in spread
+    assert "0.550 (± 0.060, two standard deviations from resampling the rows; bias" in spread
     # heavy class flips read every row noisy in every resample: ± 0.000 would read as certainty
     capped = rate_line({"estimated_noise_rate": 1.0, "estimated_noise_rate_sd": 0.0, **counts})
     assert f"1.000 ({RATE_AT_BOUND}): 10 rows flagged" in capped and "±" not in capped
