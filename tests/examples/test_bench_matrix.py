@@ -61,6 +61,8 @@ def test_goals_count_the_cases_each_applies_to() -> None:
         _case(protocol="pairflip", fused_auroc=0.96, cleanlab_auroc=0.97),
         _case(protocol="pairflip", seed=1, fused_auroc=0.93),
     ]
+    cases[0]["rate"]["sd"] = 0.01  # 0.2 read for 0.2: covered
+    cases[4]["rate"]["sd"] = 0.04  # 0.3 read for 0.2, ± 0.08: not covered
     counts = goal_counts(cases)
     assert counts["missing_auroc"] == (1, 2)
     assert counts["remove_precision"] == (1, 2)  # cases without removals do not count
@@ -68,6 +70,7 @@ def test_goals_count_the_cases_each_applies_to() -> None:
     assert counts["rates_within"] == (6, 7)
     assert counts["overall_rate_within"] == (6, 7)
     assert counts["fused_at_least_cleanlab"] == (6, 7)
+    assert counts["spread_covers"] == (1, 2)  # only cases read with resamples count
     # The floor is read on the papers' own noise files (seed 0); other seeds are reported apart.
     assert counts["pairflip"] == {(3000, 0.2): (0.96, 0.93)}
 
